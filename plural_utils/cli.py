@@ -76,6 +76,11 @@ def kernel_environment(results_root: str | None) -> None:
         os.environ[RESULTS_ENV] = str(Path(results_root).resolve())
 
 
+def output_path(target: Target, profile: str, output_dir: str | os.PathLike) -> Path:
+    """Where :func:`execute` writes the executed notebook."""
+    return Path(output_dir).resolve() / target.experiment / profile / target.notebook.name
+
+
 def execute(
     target: Target,
     profile: str,
@@ -97,7 +102,7 @@ def execute(
     if seed is not None:
         params["seed"] = seed
     params.update(parameters or {})
-    out = Path(output_dir).resolve() / target.experiment / profile / target.notebook.name
+    out = output_path(target, profile, output_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     pm.execute_notebook(
         str(target.notebook),
@@ -127,6 +132,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         out = execute(target, args.profile, args.output_dir, params, args.seed)
     except Exception as err:  # papermill's execution error, a missing kernel, a bad notebook
         print(f"FAILED {target.notebook}: {_one_line(err)}", file=sys.stderr)
+        print(f"partial notebook: {output_path(target, args.profile, args.output_dir)}", file=sys.stderr)
         return 1
     print(f"executed notebook: {out}")
     print(f"results folder:    {results_dir(target.experiment, args.profile)}")
@@ -138,10 +144,12 @@ def _cmd_run_all(args: argparse.Namespace) -> int:
     failures: list[tuple[str, str]] = []
     for name, exp in EXPERIMENTS.items():
         print(f"== {name} ({exp.notebook}) at profile {args.profile}", flush=True)
+        target = resolve_target(name)
         try:
-            out = execute(resolve_target(name), args.profile, args.output_dir, seed=args.seed)
+            out = execute(target, args.profile, args.output_dir, seed=args.seed)
         except Exception as err:
-            failures.append((exp.notebook, _one_line(err)))
+            partial = output_path(target, args.profile, args.output_dir)
+            failures.append((exp.notebook, f"{_one_line(err)} (partial notebook: {partial})"))
             print(f"FAILED {exp.notebook}", file=sys.stderr, flush=True)
             continue
         print(f"executed notebook: {out}")

@@ -98,3 +98,28 @@ def test_failing_notebook_exits_nonzero_naming_error(tmp_path):
     assert res.returncode == 1
     assert "deliberate failure" in res.stderr
     assert (tmp_path / "runs" / "broken" / "smoke" / "broken.ipynb").exists()
+
+
+def test_run_all_runs_the_rest_and_names_each_failure(tmp_path, monkeypatch, capsys):
+    from plural_utils import cli
+    from plural_utils.profiles import PROFILES, Experiment
+
+    def experiment(name, body):
+        nb = write_notebook(tmp_path / f"{name}.ipynb", body)
+        return Experiment(name, name, str(nb), {p: {} for p in PROFILES})
+
+    registry = {
+        "bad": experiment("bad", "raise ValueError('first one breaks')"),
+        "good": experiment("good", "x = 1"),
+    }
+    monkeypatch.setattr(cli, "EXPERIMENTS", registry)
+    for var in ("PLURAL_RESULTS_DIR", "OMP_WAIT_POLICY", "MPLBACKEND"):
+        monkeypatch.setenv(var, "restored after the test")  # main() sets these in-process
+    out_dir = tmp_path / "runs"
+    code = cli.main(["run-all", "--profile", "smoke", "--output-dir", str(out_dir),
+                     "--results-dir", str(tmp_path / "res")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "1 of 2 notebooks failed" in err
+    assert "bad.ipynb: ValueError: first one breaks" in err
+    assert (out_dir / "good" / "smoke" / "good.ipynb").exists()
