@@ -1,0 +1,217 @@
+"""Bradley–Terry curation of synthetic samples.
+
+Implements the selection step of the paper's retraining loop: a reward is drawn
+(reward ``i`` with probability ``q_i``), then one candidate out of a pool of
+``K`` is chosen with the Bradley–Terry (softmax) probabilities of eq. (1),
+with the temperature of (C.1)::
+
+    P(x = x_k | r, x_{1:K}) = exp(r(x_k) / tau) / sum_j exp(r(x_j) / tau).
+
+Repeating the draw ``n`` times gives the curated set (Algorithm 1, lines 6-12).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .validation import (
+    as_generator,
+    check_choice,
+    check_distribution,
+    check_K,
+    check_nonnegative_int,
+    check_positive,
+    check_q,
+    check_rewards,
+)
+
+POOL_MODES = ("shared", "fresh")
+
+# Fresh pools are scored in chunks of at most this many (draw, candidate) pairs
+# so that memory stays bounded for large n * K.
+_CHUNK_ELEMENTS = 1 << 21
+
+
+@dataclass(frozen=True)
+class CurationResult:
+    """Outcome of :func:`curate`.
+
+    Attributes
+    ----------
+    indices : ndarray of int, shape (n,)
+        Index (into the ``N`` candidates) of the item selected at each draw.
+        Draws are with replacement: an item can be selected more than once.
+    active : ndarray of int, shape (n,)
+        Index of the reward that was active for each draw; with the basin of
+        each selected item this gives the leakage estimate of Appendix C.7.
+    pool : ndarray of int, shape (K,), or None
+        The shared pool (``pool="shared"``); ``None`` for fresh pools.
+    """
+
+    indices: np.ndarray
+    active: np.ndarray
+    pool: np.ndarray | None
+
+
+def bt_probabilities(rewards, tau: float = 1.0, axis: int = -1) -> np.ndarray:
+    """Bradley–Terry selection probabilities, eq. (1) with temperature (C.1).
+
+    Computed as a max-shifted softmax of ``rewards / tau`` along ``axis``, so
+    any reward scale is safe (rewards of -1e6 scaled by 1e3 give no NaN or
+    inf). Entries of ``-inf`` get probability 0; if every entry along
+    ``axis`` is ``-inf`` the choice is uniform (the limit of equal rewards).
+    """
+    tau = check_positive(tau, "tau")
+    s = np.asarray(rewards, dtype=float)
+    if np.isnan(s).any() or np.isposinf(s).any():
+        raise ValueError("rewards must be finite or -inf (no NaN, no +inf)")
+    s = s / tau
+    top = np.max(s, axis=axis, keepdims=True)
+    dead = np.isneginf(top)
+    weights = np.exp(s - np.where(dead, 0.0, top))
+    weights = np.where(dead, 1.0, weights)
+    return weights / weights.sum(axis=axis, keepdims=True)
+
+
+def draw_active_rewards(n: int, q: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Draw, independently for each of ``n`` draws, which reward is active."""
+    if q.shape[0] == 1:
+        return np.zeros(n, dtype=np.int64)
+    return rng.choice(q.shape[0], size=n, p=q).astype(np.int64)
+
+
+def curate(rewards, n, K=None, q=None, tau: float = 1.0, pool: str = "shared", rng=None,
+           candidate_weights=None) -> CurationResult:
+    """Curate ``n`` items from ``N`` candidates by K-candidate Bradley–Terry choice.
+
+    Parameters
+    ----------
+    rewards : array_like, shape (M, N) or (N,)
+        ``rewards[i, j]`` is reward ``r_i`` at candidate ``j``.
+    n : int
+        Number of curated draws (with replacement, as in Algorithm 1).
+    K : int, optional
+        Pool size, ``K >= 1``; defaults to ``N``. With ``pool="shared"``,
+        ``K <= N``.
+    q : array_like of shape (M,), scalar (M = 2) or None
+        Reward-sampling probabilities ``q_i`` (Sec. 2; Appendix B.4); uniform
+        by default.
+    tau : float
+        Temperature of (C.1); ``tau = 1`` is eq. (1).
+    pool : {"shared", "fresh"}
+        ``"shared"``: one pool of ``K`` distinct candidates (all ``N`` when
+        ``K == N``) serves every draw, as in Algorithm 1 where the ``K``
+        candidates sampled from the model are the pool. ``"fresh"``: every
+        draw gets its own pool of ``K`` candidates drawn i.i.d. from the
+        ``N`` (with probabilities ``candidate_weights``, uniform by default),
+        the finite-sample form of ``x_{1:K} ~ p_t`` in Lemma 1.
+    rng : numpy Generator, int seed or None
+    candidate_weights : array_like of shape (N,), optional
+        Only with ``pool="fresh"``: the law the pool members are drawn from.
+
+    Returns
+    -------
+    CurationResult
+        Selected indices, the active reward per draw, and the shared pool.
+
+    Notes
+    -----
+    Vectorised: a shared pool needs one softmax per reward and an inverse-CDF
+    draw per item; fresh pools use the Gumbel-max identity (the BT choice is
+    the argmax of ``r / tau + Gumbel noise``), scored in chunks.
+    """
+    R = check_rewards(rewards)
+    M, N = R.shape
+    qv = check_q(q, M)
+    n = check_nonnegative_int(n, "n")
+    K = N if K is None else check_K(K)
+    tau = check_positive(tau, "tau")
+    check_choice(pool, "pool", POOL_MODES)
+    rng = as_generator(rng)
+    if pool == "shared" and K > N:
+        raise ValueError(f"K must be <= N = {N} for a shared pool (distinct candidates); got K = {K}")
+    if candidate_weights is not None and pool != "fresh":
+        raise ValueError("candidate_weights is only allowed with pool='fresh'")
+
+    active = draw_active_rewards(n, qv, rng)
+    if pool == "shared":
+        members = np.arange(N) if K == N else np.sort(rng.choice(N, size=K, replace=False))
+        picks = _sample_shared(R[:, members], active, tau, rng)
+        return CurationResult(indices=members[picks], active=active, pool=members)
+
+    cdf = None
+    if candidate_weights is not None:
+        cdf = np.cumsum(check_distribution(candidate_weights, N, "candidate_weights"))
+    indices = _sample_fresh(R, active, K, tau, rng, cdf)
+    return CurationResult(indices=indices, active=active, pool=None)
+
+
+def _sample_shared(R_pool: np.ndarray, active: np.ndarray, tau: float,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Inverse-CDF draws from the BT law of each reward over one shared pool."""
+    probs = bt_probabilities(R_pool, tau, axis=1)
+    cdf = np.cumsum(probs, axis=1)
+    u = rng.random(active.shape[0])
+    picks = np.empty(active.shape[0], dtype=np.int64)
+    last = R_pool.shape[1] - 1
+    for i in range(R_pool.shape[0]):
+        rows = active == i
+        picks[rows] = np.searchsorted(cdf[i], u[rows] * cdf[i, -1], side="right")
+    np.minimum(picks, last, out=picks)
+    return picks
+
+
+def _sample_fresh(R: np.ndarray, active: np.ndarray, K: int, tau: float,
+                  rng: np.random.Generator, cdf: np.ndarray | None) -> np.ndarray:
+    """Gumbel-max BT choice, each draw from its own i.i.d. pool of ``K``."""
+    n = active.shape[0]
+    N = R.shape[1]
+    scaled = R / tau
+    out = np.empty(n, dtype=np.int64)
+    rows_per_chunk = max(1, _CHUNK_ELEMENTS // K)
+    for start in range(0, n, rows_per_chunk):
+        stop = min(n, start + rows_per_chunk)
+        m = stop - start
+        if cdf is None:
+            idx = rng.integers(0, N, size=(m, K))
+        else:
+            idx = np.searchsorted(cdf, rng.random((m, K)) * cdf[-1], side="right")
+            np.minimum(idx, N - 1, out=idx)
+        scores = scaled[active[start:stop, None], idx]
+        dead = np.isneginf(scores.max(axis=1))
+        if dead.any():
+            scores[dead] = 0.0
+        # exp(s) / E with E ~ Exp(1) is maximised by the BT winner; in logs,
+        # s - log(E) = s + Gumbel noise.
+        scores -= np.log(rng.standard_exponential((m, K)))
+        win = np.argmax(scores, axis=1)
+        out[start:stop] = idx[np.arange(m), win]
+    return out
+
+
+def curate_reference(rewards, n, q=None, tau: float = 1.0, rng=None) -> CurationResult:
+    """Literal per-draw loop of Algorithm 1, lines 6-12, over one shared pool.
+
+    For each draw: pick the reward, take its scores on the pool, subtract the
+    max, exponentiate, normalise, sample one candidate. Kept as the reference
+    the vectorised :func:`curate` is tested and benchmarked against.
+    """
+    R = check_rewards(rewards)
+    M, N = R.shape
+    qv = check_q(q, M)
+    n = check_nonnegative_int(n, "n")
+    tau = check_positive(tau, "tau")
+    rng = as_generator(rng)
+    indices = np.empty(n, dtype=np.int64)
+    active = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        i = rng.choice(M, p=qv)
+        s = R[i]
+        s_tilde = s - s.max()
+        p = np.exp(s_tilde / tau)
+        p /= p.sum()
+        indices[j] = rng.choice(N, p=p)
+        active[j] = i
+    return CurationResult(indices=indices, active=active, pool=np.arange(N))
