@@ -30,6 +30,16 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_ENV = "PLURAL_RESULTS_DIR"
 
 
+def _file_mode() -> int:
+    """The mode ``open()`` would give a new file; mkstemp's 0600 would hide results from others."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _file_mode()
+
+
 def results_dir(experiment: str, profile: str) -> Path:
     """Folder for one experiment at one profile (not created here)."""
     base = os.environ.get(RESULTS_ENV)
@@ -44,6 +54,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), _FILE_MODE)
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

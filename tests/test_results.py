@@ -47,6 +47,13 @@ def test_write_replaces_existing_file(tmp_path):
     assert target.read_text() == "new"
 
 
+def test_written_file_has_the_usual_permissions(tmp_path):
+    umask = os.umask(0)
+    os.umask(umask)
+    path = atomic_write_text(tmp_path / "out.txt", "x")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_json_round_trip_converts_numpy(results_root):
     data = {"mass": np.float64(0.25), "K": np.int64(3), "ok": np.bool_(True), "v": np.arange(3)}
     path = save_results("e1", "smoke", "summary", data)
