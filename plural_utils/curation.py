@@ -28,6 +28,7 @@ from .validation import (
 )
 
 POOL_MODES = ("shared", "fresh")
+FRESH_METHODS = ("auto", "exact", "pools")
 
 # Fresh pools are scored in chunks of at most this many (draw, candidate) pairs
 # so that memory stays bounded for large n * K.
@@ -83,7 +84,7 @@ def draw_active_rewards(n: int, q: np.ndarray, rng: np.random.Generator) -> np.n
 
 
 def curate(rewards, n, K=None, q=None, tau: float = 1.0, pool: str = "shared", rng=None,
-           candidate_weights=None) -> CurationResult:
+           candidate_weights=None, method: str = "auto") -> CurationResult:
     """Curate ``n`` items from ``N`` candidates by K-candidate Bradley–Terry choice.
 
     Parameters
@@ -110,6 +111,14 @@ def curate(rewards, n, K=None, q=None, tau: float = 1.0, pool: str = "shared", r
     rng : numpy Generator, int seed or None
     candidate_weights : array_like of shape (N,), optional
         Only with ``pool="fresh"``: the law the pool members are drawn from.
+    method : {"auto", "exact", "pools"}
+        Only with ``pool="fresh"``. ``"pools"`` draws every pool and applies
+        the Gumbel-max choice (cost ``n * K``). ``"exact"`` samples from the
+        exact law of the selected item, ``w_j H^{K,r}_w(x_j)`` (Lemma 1 with
+        ``p`` the candidates' law), computed deterministically by
+        :func:`plural_utils.dynamics.bt_weight`'s quadrature (cost ``N``
+        plus ``n log N``); the two give the same distribution of draws.
+        ``"auto"`` picks ``"exact"`` when ``n * K > 4 N``.
 
     Returns
     -------
@@ -134,6 +143,7 @@ def curate(rewards, n, K=None, q=None, tau: float = 1.0, pool: str = "shared", r
         raise ValueError(f"K must be <= N = {N} for a shared pool (distinct candidates); got K = {K}")
     if candidate_weights is not None and pool != "fresh":
         raise ValueError("candidate_weights is only allowed with pool='fresh'")
+    check_choice(method, "method", FRESH_METHODS)
 
     active = draw_active_rewards(n, qv, rng)
     if pool == "shared":
@@ -141,10 +151,11 @@ def curate(rewards, n, K=None, q=None, tau: float = 1.0, pool: str = "shared", r
         picks = _sample_shared(R[:, members], active, tau, rng)
         return CurationResult(indices=members[picks], active=active, pool=members)
 
-    cdf = None
-    if candidate_weights is not None:
-        cdf = np.cumsum(check_distribution(candidate_weights, N, "candidate_weights"))
-    indices = _sample_fresh(R, active, K, tau, rng, cdf)
+    w = None if candidate_weights is None else check_distribution(candidate_weights, N, "candidate_weights")
+    if method == "exact" or (method == "auto" and n * K > 4 * N):
+        indices = _sample_exact_law(R, active, K, tau, rng, w)
+    else:
+        indices = _sample_fresh(R, active, K, tau, rng, None if w is None else np.cumsum(w))
     return CurationResult(indices=indices, active=active, pool=None)
 
 
@@ -189,6 +200,53 @@ def _sample_fresh(R: np.ndarray, active: np.ndarray, K: int, tau: float,
         win = np.argmax(scores, axis=1)
         out[start:stop] = idx[np.arange(m), win]
     return out
+
+
+def _sample_exact_law(R: np.ndarray, active: np.ndarray, K: int, tau: float,
+                      rng: np.random.Generator, w: np.ndarray | None) -> np.ndarray:
+    """Draws from the exact law of the BT winner of a fresh pool.
+
+    Given the candidates, draws are i.i.d., and the winner of a pool of ``K``
+    i.i.d. candidates from ``w`` is ``x_j`` with probability
+    ``w_j H^{K,r}_w(x_j)`` (Lemma 1), so sampling that law is the same process
+    without materialising the ``n * K`` pool members. ``H^K`` is increasing
+    in the reward, so its value at the upper end of each lattice cell is an
+    envelope: propose from ``w_j * envelope(x_j)`` and accept with
+    ``H^K(x_j) / envelope(x_j)`` (acceptance ~99%), which needs ``H^K`` only
+    at the proposals.
+    """
+    from .dynamics import bt_weight_table
+
+    N = R.shape[1]
+    weights = np.full(N, 1.0 / N) if w is None else w
+    out = np.empty(active.shape[0], dtype=np.int64)
+    for i in range(R.shape[0]):
+        rows = np.flatnonzero(active == i)
+        if rows.shape[0] == 0:
+            continue
+        s = R[i] / tau
+        live = np.isfinite(s) & (weights > 0)
+        if not live.any() or K == 1:
+            out[rows] = _inverse_cdf(np.cumsum(weights), rng.random(rows.shape[0]))
+            continue
+        low, high = s[live].min(), s[live].max()
+        lattice, values, spline = bt_weight_table(s, weights, K, low, high)
+        cell = np.clip(np.floor((np.where(live, s, low) - lattice[0]) / (lattice[1] - lattice[0])).astype(np.int64) + 1,
+                       0, lattice.shape[0] - 1)
+        envelope = np.where(live, values[cell], 0.0)
+        cdf = np.cumsum(weights * envelope)
+        pending = rows
+        while pending.shape[0]:
+            proposal = _inverse_cdf(cdf, rng.random(pending.shape[0]))
+            accept = rng.random(pending.shape[0]) * envelope[proposal] <= spline(s[proposal])
+            out[pending[accept]] = proposal[accept]
+            pending = pending[~accept]
+    return out
+
+
+def _inverse_cdf(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
+    idx = np.searchsorted(cdf, u * cdf[-1], side="right")
+    return np.minimum(idx, cdf.shape[0] - 1)
 
 
 def curate_reference(rewards, n, q=None, tau: float = 1.0, rng=None) -> CurationResult:

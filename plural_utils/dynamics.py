@@ -22,7 +22,7 @@ the maximum key of the other ``K - 1``, whose CDF is ``F(z)^{K-1}`` with
 a one-dimensional integral that depends on ``p`` only through the law of
 ``e^{r(y)}``, as eq. (2) does. The integrand is entire and decays
 double-exponentially on the left and exponentially on the right, so the
-trapezoid rule on a lattice of step 0.2 is accurate to ~1e-15 (checked in
+trapezoid rule on a lattice of step 0.25 is accurate to ~1e-13 (checked in
 the tests against the exact double and triple sums at K = 2, 3). ``F`` is
 evaluated by binning the atoms in ``s`` and expanding each bin to tenth
 order (Touchard polynomials), which costs O(bins x nodes) instead of
@@ -39,7 +39,7 @@ from scipy.special import logsumexp, stirling2
 
 from .validation import check_distribution, check_K, check_nonnegative_int, check_positive, check_q, check_rewards
 
-_STEP = 0.2  # trapezoid step in z
+_STEP = 0.25  # trapezoid step in z (error < 1e-13 against exact sums at K = 2, 3)
 _LEFT = 6.0  # f_G(g) = exp(-g - e^{-g}) < 1e-170 for g < -6
 _RIGHT = 40.0  # f_G(g) < e^{-g} < 5e-18 for g > 40
 _BIN = 0.1  # bin width in s for the Taylor evaluation of F
@@ -47,6 +47,7 @@ _ORDER = 10  # Taylor order; remainder < (0.05^11 / 11!) * max|T_11(-a)| e^{-a} 
 _ABOVE = 7.5  # exp(-exp(s - z)) == 0 in double precision for s - z > 6.6
 _BELOW = 38.0  # exp(-exp(s - z)) == 1 to 1e-16 for s - z < -37
 _CHUNK = 256
+_SPLINE_STEP = 0.02
 
 _M = np.arange(_ORDER + 1)
 _FACT = np.array([math.factorial(m) for m in _M], dtype=float)
@@ -59,15 +60,20 @@ def _gumbel_mixture_cdf(z: np.ndarray, s: np.ndarray, w: np.ndarray) -> np.ndarr
 
     Atoms are binned in ``s``; inside a bin with centre ``c`` the term is
     expanded in ``delta = s - c``:
-    ``exp(-a e^delta) = e^{-a} sum_m delta^m / m! T_m(-a)``, ``a = e^{c - z}``.
+    ``exp(-a e^delta) = e^{-a} sum_m delta^m / m! T_m(-a)``, ``a = e^{c - z}``,
+    with ``T_m(x) = sum_k S(m, k) x^k`` (Touchard). Collecting powers of
+    ``x = -a`` gives per bin a polynomial ``sum_k c_k x^k`` with
+    ``c_k = sum_m S(m, k) E[delta^m / m!]``, evaluated by Horner's rule.
     """
-    key = np.floor(s / _BIN).astype(np.int64)
-    bins, inverse = np.unique(key, return_inverse=True)
+    bins, inverse = _bin_index(s)
     centre = (bins + 0.5) * _BIN
     delta = s - centre[inverse]
-    moments = np.zeros((bins.shape[0], _ORDER + 1))
-    powers = w[:, None] * delta[:, None] ** _M[None, :] / _FACT[None, :]
-    np.add.at(moments, inverse, powers)
+    moments = np.empty((bins.shape[0], _ORDER + 1))
+    term = w.copy()
+    for m in range(_ORDER + 1):
+        moments[:, m] = np.bincount(inverse, weights=term, minlength=bins.shape[0])
+        term = term * delta / (m + 1)
+    coeffs = moments @ _STIRLING.T  # coeffs[b, k] multiplies x^k
     below = np.concatenate([[0.0], np.cumsum(moments[:, 0])])
 
     out = np.empty(z.shape[0])
@@ -76,15 +82,27 @@ def _gumbel_mixture_cdf(z: np.ndarray, s: np.ndarray, w: np.ndarray) -> np.ndarr
         lo = np.searchsorted(centre, zc[0] - _BELOW, side="left")
         hi = np.searchsorted(centre, zc[-1] + _ABOVE, side="right")
         d = centre[None, lo:hi] - zc[:, None]
-        a = np.exp(np.minimum(d, _ABOVE))
-        x = -a
-        xpow = x[..., None] ** _M  # (nz, nb, m)
-        touchard = xpow @ _STIRLING  # T_m(-a)
-        terms = np.einsum("zbm,bm->zb", touchard, moments[lo:hi])
-        terms *= np.exp(-a)
-        terms[d > _ABOVE] = 0.0
-        out[start:start + _CHUNK] = below[lo] + terms.sum(axis=1)
+        x = -np.exp(np.minimum(d, _ABOVE))
+        poly = np.broadcast_to(coeffs[lo:hi, _ORDER], x.shape).copy()
+        for k in range(_ORDER - 1, -1, -1):
+            poly *= x
+            poly += coeffs[lo:hi, k]
+        poly *= np.exp(x)
+        poly[d > _ABOVE] = 0.0
+        out[start:start + _CHUNK] = below[lo] + poly.sum(axis=1)
     return np.clip(out, 0.0, 1.0)
+
+
+def _bin_index(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Occupied bins of width ``_BIN`` (sorted) and each atom's bin, in O(n) when compact."""
+    key = np.floor(s / _BIN).astype(np.int64)
+    offset = key.min()
+    span = int(key.max() - offset) + 1
+    if span > 4 * key.shape[0] + 4096:
+        return np.unique(key, return_inverse=True)
+    occupied = np.bincount(key - offset, minlength=span) > 0
+    slot = np.cumsum(occupied) - 1
+    return np.flatnonzero(occupied) + offset, slot[key - offset]
 
 
 def _lattice(s_points: np.ndarray) -> np.ndarray:
@@ -109,7 +127,7 @@ def _bt_weight_scaled(s_support: np.ndarray, w_support: np.ndarray, s_query: np.
     live = np.isfinite(s_support) & (w_support > 0)
     s_support, w_support = s_support[live], w_support[live]
     uq, inverse = np.unique(s_query[finite], return_inverse=True)
-    nodes = _lattice(np.concatenate([uq, s_support]))
+    nodes = _lattice(uq)
     F = _gumbel_mixture_cdf(nodes, s_support, w_support)
     with np.errstate(divide="ignore"):
         G = np.exp((K - 1) * np.log(F))
@@ -124,6 +142,20 @@ def _bt_weight_scaled(s_support: np.ndarray, w_support: np.ndarray, s_query: np.
         H[start:start + _CHUNK] = K * _STEP * (density @ G[lo:hi])
     out[finite] = H[inverse]
     return out
+
+
+def bt_weight_table(s_support: np.ndarray, w_support: np.ndarray, K: int, low: float, high: float):
+    """Tabulate ``H^K`` on a lattice of step ``_SPLINE_STEP`` over ``[low, high]``.
+
+    Returns ``(lattice, values, spline)``; ``H^K`` is analytic and increasing
+    in the scaled reward ``s``, so the cubic spline is accurate to ~1e-9
+    relative and ``values[k + 1]`` bounds ``H^K`` on ``[lattice[k], lattice[k + 1]]``.
+    """
+    from scipy.interpolate import CubicSpline
+
+    lattice = np.arange(low - 2 * _SPLINE_STEP, high + 2.5 * _SPLINE_STEP, _SPLINE_STEP)
+    values = _bt_weight_scaled(s_support, w_support, lattice, K)
+    return lattice, values, CubicSpline(lattice, values)
 
 
 def bt_weight(p, reward, K, tau: float = 1.0) -> np.ndarray:
