@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ..curation import curate
 from ..rewards import quadratic_rewards
