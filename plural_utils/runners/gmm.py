@@ -22,6 +22,7 @@ from sklearn.mixture import GaussianMixture
 from tqdm import tqdm
 
 from ..curation import curate
+from ..metrics import leakage_rate, nearest_center, sample_reward_moments
 from ..rewards import quadratic_rewards
 from ..validation import check_K, check_nonnegative_int, check_positive, check_q
 
@@ -138,12 +139,6 @@ def fit_gmm(points: np.ndarray, n_components: int, random_state: int) -> Gaussia
         return model.fit(points)
 
 
-def nearer_mu1(points: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """Basin assignment of Appendix C.7: ``True`` where ``||x - mu_1|| <= ||x - mu_2||``."""
-    d = np.linalg.norm(points[:, None, :] - centers[None, :, :], axis=2)
-    return d[:, 0] <= d[:, 1]
-
-
 def iterate_gmm_curation(config: GMMConfig, seed: int) -> Iterator[GMMRound]:
     """Yield the generator after each round ``t = 0..T`` of Algorithm 1.
 
@@ -156,7 +151,8 @@ def iterate_gmm_curation(config: GMMConfig, seed: int) -> Iterator[GMMRound]:
     train_rng, eval_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     centers = config.centers
     d = centers.shape[1]
-    init = np.asarray(config.init_mean) + np.sqrt(config.init_var) * train_rng.standard_normal((config.n_init, d))
+    noise = train_rng.standard_normal((config.n_init, d))
+    init = np.asarray(config.init_mean) + np.sqrt(config.init_var) * noise
     model = fit_gmm(init, 1, config.fit_random_state)
     yield GMMRound(0, model, sample_gmm(model, config.n_eval, eval_rng), None, None)
     for t in range(1, config.T + 1):
@@ -166,18 +162,6 @@ def iterate_gmm_curation(config: GMMConfig, seed: int) -> Iterator[GMMRound]:
         curated = candidates[result.indices]
         model = fit_gmm(curated, config.n_components(t), config.fit_random_state)
         yield GMMRound(t, model, sample_gmm(model, config.n_eval, eval_rng), curated, result.active)
-
-
-def _leakage(curated: np.ndarray | None, active: np.ndarray | None, centers: np.ndarray) -> tuple:
-    """Appendix C.7: fraction of draws under ``r_i`` whose pick lies in the other basin."""
-    if curated is None:
-        return np.nan, np.nan
-    in_basin_1 = nearer_mu1(curated, centers)
-    out = []
-    for i, wrong in ((0, ~in_basin_1), (1, in_basin_1)):
-        rows = active == i
-        out.append(wrong[rows].mean() if rows.any() else np.nan)
-    return tuple(out)
 
 
 def _mixture_columns(model: GaussianMixture, centers: np.ndarray) -> dict:
@@ -196,19 +180,22 @@ def _mixture_columns(model: GaussianMixture, centers: np.ndarray) -> dict:
 
 
 def _round_row(step: GMMRound, centers: np.ndarray) -> dict:
-    r = quadratic_rewards(step.eval_points, centers)
-    leak1, leak2 = _leakage(step.curated, step.active, centers)
+    mean, var = sample_reward_moments(quadratic_rewards(step.eval_points, centers))
+    if step.curated is None:
+        leak = (np.nan, np.nan)
+    else:
+        leak = leakage_rate(step.active, nearest_center(step.curated, centers), M=2)
     return {
         "t": step.t,
         "n_components": step.model.n_components,
-        "E_r1": r[0].mean(),
-        "E_r2": r[1].mean(),
-        "Var_r1": r[0].var(),
-        "Var_r2": r[1].var(),
+        "E_r1": mean[0],
+        "E_r2": mean[1],
+        "Var_r1": var[0],
+        "Var_r2": var[1],
         **_mixture_columns(step.model, centers),
-        "frac_near_mu1": nearer_mu1(step.eval_points, centers).mean(),
-        "leakage_r1": leak1,
-        "leakage_r2": leak2,
+        "frac_near_mu1": np.mean(nearest_center(step.eval_points, centers) == 0),
+        "leakage_r1": leak[0],
+        "leakage_r2": leak[1],
     }
 
 
