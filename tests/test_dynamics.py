@@ -262,3 +262,11 @@ def test_tilt_robust_far_from_the_maximum():
     assert np.allclose(traj.p, p, rtol=1e-9, atol=1e-300)
     H = dynamics.bt_weight(p0, R[0], 16)
     assert np.isfinite(H).all() and abs(p0 @ H - 1.0) < 1e-9
+
+
+def test_update_with_minus_inf_rewards_matches_exact_sum():
+    """Lemma 1 at K = 2 with dead atoms: p_{t+1} = p H^2 / sum(p H^2) (H^2 by brute force)."""
+    p, r = dead_atoms()
+    H = brute_force_H2(p, r)
+    expected = p * H / (p @ H)
+    assert np.allclose(dynamics.update(p, r, K=2), expected, rtol=0, atol=1e-10)
