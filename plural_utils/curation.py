@@ -231,14 +231,17 @@ def _sample_exact_law(R: np.ndarray, active: np.ndarray, K: int, tau: float,
             continue
         low, high = s[live].min(), s[live].max()
         lattice, values, spline = bt_weight_table(s, weights, K, low, high)
+        # Candidates with reward -inf win only pools made of them alone: H = d^{K-1}.
+        dead_value = float(weights[np.isneginf(s)].sum()) ** (K - 1)
         cell = np.clip(np.floor((np.where(live, s, low) - lattice[0]) / (lattice[1] - lattice[0])).astype(np.int64) + 1,
                        0, lattice.shape[0] - 1)
-        envelope = np.where(live, values[cell], 0.0)
+        envelope = np.where(live, values[cell], dead_value)
         cdf = np.cumsum(weights * envelope)
         pending = rows
         while pending.shape[0]:
             proposal = _inverse_cdf(cdf, rng.random(pending.shape[0]))
-            accept = rng.random(pending.shape[0]) * envelope[proposal] <= spline(s[proposal])
+            target = np.where(live[proposal], spline(np.where(live[proposal], s[proposal], low)), dead_value)
+            accept = rng.random(pending.shape[0]) * envelope[proposal] <= target
             out[pending[accept]] = proposal[accept]
             pending = pending[~accept]
     return out

@@ -119,26 +119,37 @@ def _lattice(s_points: np.ndarray) -> np.ndarray:
 
 
 def _bt_weight_scaled(s_support: np.ndarray, w_support: np.ndarray, s_query: np.ndarray, K: int) -> np.ndarray:
-    """H^K at scaled rewards ``s_query`` for the law ``sum_j w_j delta_{s_j}``."""
+    """H^K at scaled rewards ``s_query`` for the law ``sum_j w_j delta_{s_j}``.
+
+    Atoms with ``s = -inf`` (mass ``d``) never beat a finite one, so they add
+    ``d`` to ``F`` everywhere; a pool made only of them is won uniformly (the
+    convention of :func:`plural_utils.curation.bt_probabilities`, the limit of
+    equal low rewards), which gives them ``H = d^{K-1}``.
+    """
     if K == 1:
         return np.ones_like(s_query)
+    dead_mass = float(w_support[np.isneginf(s_support)].sum())
+    out = np.full_like(s_query, dead_mass ** (K - 1))
     finite = np.isfinite(s_query)
-    out = np.zeros_like(s_query)
+    if not finite.any():
+        return out
     live = np.isfinite(s_support) & (w_support > 0)
     s_support, w_support = s_support[live], w_support[live]
     uq, inverse = np.unique(s_query[finite], return_inverse=True)
     nodes = _lattice(uq)
-    F = _gumbel_mixture_cdf(nodes, s_support, w_support)
+    F = _gumbel_mixture_cdf(nodes, s_support, w_support) + dead_mass
     with np.errstate(divide="ignore"):
-        G = np.exp((K - 1) * np.log(F))
+        G = np.exp((K - 1) * np.log(np.minimum(F, 1.0)))
     H = np.empty(uq.shape[0])
     for start in range(0, uq.shape[0], _CHUNK):
         sc = uq[start:start + _CHUNK]
         lo = np.searchsorted(nodes, sc[0] - _LEFT, side="left")
         hi = np.searchsorted(nodes, sc[-1] + _RIGHT, side="right")
         g = nodes[None, lo:hi] - sc[:, None]
-        density = np.exp(-g - np.exp(-np.maximum(g, -_LEFT - 1.0)))
-        density[g < -_LEFT - 1.0] = 0.0
+        far_left = g < -_LEFT - 1.0
+        g = np.where(far_left, 0.0, g)
+        density = np.exp(-g - np.exp(-g))
+        density[far_left] = 0.0
         H[start:start + _CHUNK] = K * _STEP * (density @ G[lo:hi])
     out[finite] = H[inverse]
     return out

@@ -1,5 +1,6 @@
 """Exact dynamics: H^{K,r}_p of eq. (2), its tilt limit (eq. 5), the update of Lemma 1 / B.4."""
 
+import functools
 import math
 
 import numpy as np
@@ -20,7 +21,9 @@ def _win_share(s, *others):
     with np.errstate(over="ignore", invalid="ignore"):
         denom = 1.0 + sum(np.exp(o - s) for o in others)
         share = 1.0 / denom
-    return np.where(np.isneginf(s), 0.0, share)
+    # A dead candidate (s = -inf) wins only a pool of dead candidates, uniformly.
+    all_dead = functools.reduce(np.logical_and, [np.isneginf(o) for o in others]).astype(float)
+    return np.where(np.isneginf(s), all_dead / (1 + len(others)), share)
 
 
 def brute_force_H2(p, s):
@@ -116,16 +119,21 @@ def test_minus_inf_rewards_match_exact_sums(K):
 
 
 @pytest.mark.parametrize("K", [2, 5, 64])
-def test_minus_inf_rewards_never_win(K):
-    """H = 0 on dead atoms; live atoms lose only to live ones, so sum p H = 1 - d^K (d = dead mass)."""
+def test_minus_inf_rewards_win_only_pools_of_their_own(K):
+    """Dead atoms (r = -inf, mass d) win only a pool made of them alone, uniformly: H = d^{K-1}.
+
+    This is the convention of bt_probabilities (an all -inf pool is chosen uniformly),
+    the limit of equal very low rewards; with it sum p H = 1 as eq. (3) requires.
+    """
     p, r = dead_atoms()
     dead = np.isneginf(r)
+    d = p[dead].sum()
     H = dynamics.bt_weight(p, r, K)
-    assert (H[dead] == 0.0).all()
+    assert np.allclose(H[dead], d ** (K - 1), rtol=1e-12, atol=0)
     assert np.isfinite(H).all()
-    expected_total = 1.0 - p[dead].sum() ** K
-    print(f"K={K}: sum p H = {p @ H:.12f}, expected {expected_total:.12f}")
-    assert abs(p @ H - expected_total) < 1e-9
+    print(f"K={K}: sum p H = {p @ H:.12f}")
+    assert abs(p @ H - 1.0) < 1e-9
+    assert abs(p[~dead] @ H[~dead] - (1.0 - d**K)) < 1e-9
     assert (dynamics.tilt_weight(p, r)[dead] == 0.0).all()
     assert abs(p @ dynamics.tilt_weight(p, r) - 1.0) < 1e-12
 
