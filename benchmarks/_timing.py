@@ -2,7 +2,9 @@
 
 The machine is shared, so absolute times drift; every comparison times the
 baseline and the candidate in alternation within one run and reports the
-median of the repetitions, never a single wall-clock figure.
+median of the repetitions, never a single wall-clock figure. Fast calls are
+repeated back to back within a repetition (as ``timeit`` does) so that they
+are measured in steady state.
 """
 
 from __future__ import annotations
@@ -15,22 +17,34 @@ import numpy as np
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def interleaved(functions: dict, reps: int) -> dict:
+def interleaved(functions: dict, reps: int, min_time: float = 0.02) -> dict:
     """Time each callable ``reps`` times, alternating between them.
 
-    Each callable receives the repetition number (to seed its RNG) and may
-    return a value; returns ``{name: {"median", "best", "times", "outputs"}}``.
+    Like ``timeit``, a repetition of a callable that takes less than
+    ``min_time`` seconds runs it ``number`` times back to back (``number``
+    calibrated from a first call) and records the mean, so a sub-millisecond
+    call is timed in steady state rather than right after the baseline has
+    flushed the caches. Each callable receives the repetition number (to seed
+    its RNG) and may return a value (the last call's value per repetition is
+    kept); returns ``{name: {"median", "best", "times", "number", "outputs"}}``.
     """
+    number = {}
+    for name, fn in functions.items():
+        start = time.perf_counter()
+        fn(-1)
+        first = time.perf_counter() - start
+        number[name] = max(1, int(np.ceil(min_time / max(first, 1e-7))))
     times = {name: [] for name in functions}
     outputs = {name: [] for name in functions}
     for rep in range(reps):
         for name, fn in functions.items():
             start = time.perf_counter()
-            out = fn(rep)
-            times[name].append(time.perf_counter() - start)
+            for _ in range(number[name]):
+                out = fn(rep)
+            times[name].append((time.perf_counter() - start) / number[name])
             outputs[name].append(out)
     return {name: {"median": float(np.median(t)), "best": float(np.min(t)), "times": t,
-                   "outputs": outputs[name]} for name, t in times.items()}
+                   "number": number[name], "outputs": outputs[name]} for name, t in times.items()}
 
 
 def table(rows: list[dict], columns: list[str]) -> str:

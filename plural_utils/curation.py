@@ -68,11 +68,17 @@ def bt_probabilities(rewards, tau: float = 1.0, axis: int = -1) -> np.ndarray:
     s = np.asarray(rewards, dtype=float)
     if np.isnan(s).any() or np.isposinf(s).any():
         raise ValueError("rewards must be finite or -inf (no NaN, no +inf)")
-    s = s / tau
+    return _softmax(s / tau, axis)
+
+
+def _softmax(s: np.ndarray, axis: int) -> np.ndarray:
+    """Max-shifted softmax; an all ``-inf`` slice is uniform."""
     top = np.max(s, axis=axis, keepdims=True)
-    dead = np.isneginf(top)
-    weights = np.exp(s - np.where(dead, 0.0, top))
-    weights = np.where(dead, 1.0, weights)
+    if np.isfinite(top).all():
+        weights = np.exp(s - top)
+    else:
+        dead = np.isneginf(top)
+        weights = np.where(dead, 1.0, np.exp(s - np.where(dead, 0.0, top)))
     return weights / weights.sum(axis=axis, keepdims=True)
 
 
@@ -80,7 +86,7 @@ def draw_active_rewards(n: int, q: np.ndarray, rng: np.random.Generator) -> np.n
     """Draw, independently for each of ``n`` draws, which reward is active."""
     if q.shape[0] == 1:
         return np.zeros(n, dtype=np.int64)
-    return rng.choice(q.shape[0], size=n, p=q).astype(np.int64)
+    return _inverse_cdf(np.cumsum(q), rng.random(n))
 
 
 def curate(rewards, n, K=None, q=None, tau: float = 1.0, pool: str = "shared", rng=None,
@@ -127,9 +133,11 @@ def curate(rewards, n, K=None, q=None, tau: float = 1.0, pool: str = "shared", r
 
     Notes
     -----
-    Vectorised: a shared pool needs one softmax per reward and an inverse-CDF
-    draw per item; fresh pools use the Gumbel-max identity (the BT choice is
-    the argmax of ``r / tau + Gumbel noise``), scored in chunks.
+    Vectorised, with no per-draw Python loop: a shared pool needs one softmax
+    per reward and one inverse-CDF draw of the pair (active reward, pick) per
+    item; fresh pools either sample the exact law of the winner or draw the
+    pools and use the Gumbel-max identity (the BT choice is the argmax of
+    ``r / tau + Gumbel noise``), scored in chunks.
     """
     R = check_rewards(rewards)
     M, N = R.shape
@@ -145,12 +153,16 @@ def curate(rewards, n, K=None, q=None, tau: float = 1.0, pool: str = "shared", r
         raise ValueError("candidate_weights is only allowed with pool='fresh'")
     check_choice(method, "method", FRESH_METHODS)
 
-    active = draw_active_rewards(n, qv, rng)
     if pool == "shared":
-        members = np.arange(N) if K == N else np.sort(rng.choice(N, size=K, replace=False))
-        picks = _sample_shared(R[:, members], active, tau, rng)
+        if K == N:
+            members = np.arange(N)
+            active, picks = _sample_shared(R, qv, n, tau, rng)
+        else:
+            members = np.sort(rng.choice(N, size=K, replace=False))
+            active, picks = _sample_shared(R[:, members], qv, n, tau, rng)
         return CurationResult(indices=members[picks], active=active, pool=members)
 
+    active = draw_active_rewards(n, qv, rng)
     w = None if candidate_weights is None else check_distribution(candidate_weights, N, "candidate_weights")
     if method == "exact" or (method == "auto" and n * K > 4 * N):
         indices = _sample_exact_law(R, active, K, tau, rng, w)
@@ -159,19 +171,18 @@ def curate(rewards, n, K=None, q=None, tau: float = 1.0, pool: str = "shared", r
     return CurationResult(indices=indices, active=active, pool=None)
 
 
-def _sample_shared(R_pool: np.ndarray, active: np.ndarray, tau: float,
-                   rng: np.random.Generator) -> np.ndarray:
-    """Inverse-CDF draws from the BT law of each reward over one shared pool."""
-    probs = bt_probabilities(R_pool, tau, axis=1)
-    cdf = np.cumsum(probs, axis=1)
-    u = rng.random(active.shape[0])
-    picks = np.empty(active.shape[0], dtype=np.int64)
-    last = R_pool.shape[1] - 1
-    for i in range(R_pool.shape[0]):
-        rows = active == i
-        picks[rows] = np.searchsorted(cdf[i], u[rows] * cdf[i, -1], side="right")
-    np.minimum(picks, last, out=picks)
-    return picks
+def _sample_shared(R_pool: np.ndarray, q: np.ndarray, n: int, tau: float,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Joint draws of (active reward, pick) over one shared pool.
+
+    Given the pool, each draw is an independent pair with
+    ``P(i, k) = q_i * BT_i(k)``; one uniform per draw inverts the CDF of that
+    joint law laid out reward after reward.
+    """
+    K = R_pool.shape[1]
+    joint = q[:, None] * _softmax(R_pool / tau, axis=1)
+    active, picks = np.divmod(_inverse_cdf(np.cumsum(joint), rng.random(n)), K)
+    return active, picks
 
 
 def _sample_fresh(R: np.ndarray, active: np.ndarray, K: int, tau: float,
@@ -248,7 +259,17 @@ def _sample_exact_law(R: np.ndarray, active: np.ndarray, K: int, tau: float,
 
 
 def _inverse_cdf(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
-    idx = np.searchsorted(cdf, u * cdf[-1], side="right")
+    """Indices ``k`` with ``cdf[k-1] <= u * cdf[-1] < cdf[k]`` for uniforms ``u``.
+
+    The uniforms are searched in sorted order (about 3x faster than random
+    order, whose binary searches mispredict) and the answers put back in the
+    order of ``u``, so draws stay i.i.d. in sequence.
+    """
+    # A stable radix sort on 16-bit buckets of u is enough to make the keys
+    # nearly sorted, and cheaper than a full argsort.
+    order = np.argsort((u * 65535.0).astype(np.uint16), kind="stable")
+    idx = np.empty(u.shape[0], dtype=np.int64)
+    idx[order] = np.searchsorted(cdf, u[order] * cdf[-1], side="right")
     return np.minimum(idx, cdf.shape[0] - 1)
 
 

@@ -12,7 +12,7 @@ def reward_moments(p, rewards) -> tuple[np.ndarray, np.ndarray]:
     R = check_rewards(rewards)
     p = check_distribution(p, R.shape[1])
     mean = R @ p
-    return mean, np.maximum((R**2) @ p - mean**2, 0.0)
+    return mean, ((R - mean[:, None]) ** 2) @ p
 
 
 def sample_reward_moments(rewards) -> tuple[np.ndarray, np.ndarray]:
