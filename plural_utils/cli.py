@@ -68,10 +68,15 @@ def parse_value(text: str) -> Any:
         return text
 
 
+# The inline backend makes plt.show() emit PNG outputs into the executed
+# notebook; with Agg (what scripts use) the book would have no figures.
+KERNEL_MPLBACKEND = "module://matplotlib_inline.backend_inline"
+
+
 def kernel_environment(results_root: str | None) -> None:
     """Set the variables the kernel inherits (papermill starts it from this process)."""
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-    os.environ["MPLBACKEND"] = "Agg"
+    os.environ["MPLBACKEND"] = KERNEL_MPLBACKEND
     if results_root is not None:
         os.environ[RESULTS_ENV] = str(Path(results_root).resolve())
 
