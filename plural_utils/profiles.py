@@ -106,70 +106,19 @@ def get_profile(experiment: str, profile: str = DEFAULT_PROFILE, **overrides: An
     return params
 
 
-_LEMMA1_CPU = dict(
-    n_atoms=12,
-    n_draws=400_000,
-    K_values=(1, 2, 3, 5, 10, 50, 200),
-    q_values=(0.1, 0.5, 0.9),
-    tau_values=(0.5, 1.0, 2.0),
-    alpha=1e-3,
-)
+def _load_registry() -> None:
+    """Import every module of :mod:`plural_utils.registry`; each registers its experiments.
 
-register(
-    Experiment(
-        name="lemma1",
-        title="Lemma 1: the curation update",
-        notebook="notebooks/theory/lemma1_curation_update.ipynb",
-        profiles={
-            "smoke": dict(
-                n_atoms=8,
-                n_draws=20_000,
-                K_values=(1, 2, 3, 8),
-                q_values=(0.3, 0.8),
-                tau_values=(1.0,),
-                alpha=1e-3,
-            ),
-            "cpu": _LEMMA1_CPU,
-            "paper": {**_LEMMA1_CPU, "n_draws": 2_000_000},
-        },
-    )
-)
+    One module per experiment keeps each experiment's profiles in a file
+    named for it (``plural_utils/registry/e6.py`` holds E6's settings).
+    """
+    import importlib
+    import pkgutil
 
-# The synthetic cpu profile IS the paper's setting (Appendix C.4): it runs in minutes on a CPU.
-_E1_PAPER = dict(
-    T=50,
-    K=100,
-    n_curated=500,
-    n_eval=1000,
-    n_init=1000,
-    init_mean=(5.0, 5.0),
-    init_var=3.0,
-    mu1=(2.0, 2.0),
-    mu2=(8.0, 8.0),
-    q=0.5,
-    tau=1.0,
-    switch_iter=10,
-    fit_random_state=42,
-    n_seeds=5,
-)
+    from . import registry
 
-register(
-    Experiment(
-        name="e1",
-        title="E1: pluralistic vs single-reward curation on a 2-D GMM",
-        notebook="notebooks/synthetic/e1_gmm_curation.ipynb",
-        profiles={
-            "smoke": {
-                **_E1_PAPER,
-                "T": 12,
-                "K": 50,
-                "n_curated": 100,
-                "n_eval": 200,
-                "n_init": 300,
-                "n_seeds": 2,
-            },
-            "cpu": _E1_PAPER,
-            "paper": _E1_PAPER,
-        },
-    )
-)
+    for module in sorted(m.name for m in pkgutil.iter_modules(registry.__path__)):
+        importlib.import_module(f"{registry.__name__}.{module}")
+
+
+_load_registry()

@@ -40,7 +40,7 @@ def test_default_profile_is_cpu():
 
 
 def test_unknown_experiment_names_parameter_and_choices():
-    with pytest.raises(ValueError, match=r"experiment='nope'.*lemma1.*e1"):
+    with pytest.raises(ValueError, match=r"experiment='nope'.*allowed values:.*(e1.*lemma1|lemma1.*e1)"):
         get_profile("nope")
 
 
