@@ -112,3 +112,33 @@ def test_single_reward_collapses_pluralistic_keeps_both_modes(smoke):
 def test_bad_inputs_name_the_parameter(field, value):
     with pytest.raises(ValueError, match=field):
         GMMConfig(**{field: value})
+
+
+@pytest.mark.parametrize("field,value", [("curation", "best"), ("real_fraction", 1.5), ("real_fraction", -0.1),
+                                         ("accumulate", "yes")])
+def test_bad_baseline_options_name_the_parameter(field, value):
+    with pytest.raises(ValueError, match=field):
+        GMMConfig(**{field: value})
+
+
+def test_all_real_data_keeps_the_initial_model(smoke):
+    """real_fraction = 1 retrains on real data only: the model stays the initial fit, whatever q."""
+    cfg = dataclasses.replace(smoke, q=1.0, real_fraction=1.0)
+    last = next(step for step in iterate_gmm_curation(cfg, 0) if step.t == cfg.T)
+    assert np.allclose(last.model.means_.mean(axis=0), cfg.init_mean, atol=0.5)
+    assert np.all(last.model.covariances_[:, [0, 1], [0, 1]] > 1.0)
+
+
+def test_no_curation_has_no_active_reward_and_no_pull_to_mu1(smoke):
+    runs = run_gmm_curation(dataclasses.replace(smoke, curation="none"), 1)
+    assert runs["leakage_r1"].isna().all()
+    curated = run_gmm_curation(dataclasses.replace(smoke, q=1.0), 1)
+    assert runs["E_r1"].iloc[-1] < curated["E_r1"].iloc[-1]
+
+
+def test_accumulation_trains_on_all_data_so_far(smoke):
+    """With accumulation the fitted model keeps the real data's spread far longer than without."""
+    base = dataclasses.replace(smoke, q=1.0)
+    plain = run_gmm_curation(base, 2)
+    accumulated = run_gmm_curation(dataclasses.replace(base, accumulate=True), 2)
+    assert accumulated["Var_r1"].iloc[-1] > 10 * plain["Var_r1"].iloc[-1]

@@ -24,7 +24,9 @@ from tqdm import tqdm
 from ..curation import curate
 from ..metrics import leakage_rate, nearest_center, sample_reward_moments
 from ..rewards import quadratic_rewards
-from ..validation import check_K, check_nonnegative_int, check_positive, check_q
+from ..validation import check_choice, check_K, check_nonnegative_int, check_positive, check_q
+
+CURATION_MODES = ("bt", "none")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,17 @@ class GMMConfig:
         ``random_state`` of every EM fit (the paper uses 42).
     n_seeds : int
         Default number of seeds for :func:`simulate`.
+    curation : {"bt", "none"}
+        ``"bt"``: Bradley–Terry curation (Algorithm 1). ``"none"``: the
+        ``n_curated`` training points are drawn uniformly (with replacement)
+        from the ``K`` candidates, pure self-consumption (the E9 baseline).
+    real_fraction : float
+        Share ``lambda`` of each round's training set replaced by real data,
+        drawn without replacement from the ``n_init`` initial points (the
+        fixed real data set of Bertrand et al. 2024 and Ferbach et al. 2024).
+    accumulate : bool
+        Train on every round's data accumulated since the start, real data
+        included (Gerstgrasser et al. 2024), instead of on the latest round.
     """
 
     T: int = 50
@@ -73,8 +86,16 @@ class GMMConfig:
     switch_iter: int = 10
     fit_random_state: int = 42
     n_seeds: int = 5
+    curation: str = "bt"
+    real_fraction: float = 0.0
+    accumulate: bool = False
 
     def __post_init__(self) -> None:
+        check_choice(self.curation, "curation", CURATION_MODES)
+        if not 0.0 <= float(self.real_fraction) <= 1.0:
+            raise ValueError(f"real_fraction must lie in [0, 1]; got {self.real_fraction!r}")
+        if not isinstance(self.accumulate, (bool, np.bool_)):
+            raise ValueError(f"accumulate must be True or False; got {self.accumulate!r}")
         check_nonnegative_int(self.T, "T")
         check_K(self.K, "K")
         for name in ("n_curated", "n_eval", "n_init"):
@@ -152,16 +173,28 @@ def iterate_gmm_curation(config: GMMConfig, seed: int) -> Iterator[GMMRound]:
     centers = config.centers
     d = centers.shape[1]
     noise = train_rng.standard_normal((config.n_init, d))
-    init = np.asarray(config.init_mean) + np.sqrt(config.init_var) * noise
-    model = fit_gmm(init, 1, config.fit_random_state)
+    real = np.asarray(config.init_mean) + np.sqrt(config.init_var) * noise
+    model = fit_gmm(real, 1, config.fit_random_state)
+    n_real = int(round(config.real_fraction * config.n_curated))
+    seen = real
     yield GMMRound(0, model, sample_gmm(model, config.n_eval, eval_rng), None, None)
     for t in range(1, config.T + 1):
         candidates = sample_gmm(model, config.K, train_rng)
-        result = curate(quadratic_rewards(candidates, centers), config.n_curated,
-                        q=config.q, tau=config.tau, pool="shared", rng=train_rng)
-        curated = candidates[result.indices]
-        model = fit_gmm(curated, config.n_components(t), config.fit_random_state)
-        yield GMMRound(t, model, sample_gmm(model, config.n_eval, eval_rng), curated, result.active)
+        n_synth = config.n_curated - n_real
+        if config.curation == "bt":
+            result = curate(quadratic_rewards(candidates, centers), n_synth,
+                            q=config.q, tau=config.tau, pool="shared", rng=train_rng)
+            curated, active = candidates[result.indices], result.active
+        else:
+            curated, active = candidates[train_rng.integers(0, config.K, size=n_synth)], None
+        data = curated
+        if n_real:
+            data = np.concatenate([curated, real[train_rng.choice(config.n_init, size=n_real, replace=False)]])
+        if config.accumulate:
+            seen = np.concatenate([seen, data])
+            data = seen
+        model = fit_gmm(data, config.n_components(t), config.fit_random_state)
+        yield GMMRound(t, model, sample_gmm(model, config.n_eval, eval_rng), curated, active)
 
 
 def _mixture_columns(model: GaussianMixture, centers: np.ndarray) -> dict:
@@ -181,7 +214,7 @@ def _mixture_columns(model: GaussianMixture, centers: np.ndarray) -> dict:
 
 def _round_row(step: GMMRound, centers: np.ndarray) -> dict:
     mean, var = sample_reward_moments(quadratic_rewards(step.eval_points, centers))
-    if step.curated is None:
+    if step.curated is None or step.active is None:
         leak = (np.nan, np.nan)
     else:
         leak = leakage_rate(step.active, nearest_center(step.curated, centers), M=2)
