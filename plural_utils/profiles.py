@@ -37,12 +37,17 @@ class Experiment:
         Notebook path relative to the repository root.
     profiles : Mapping[str, Mapping[str, Any]]
         Profile name -> parameter dict; every name in :data:`PROFILES`.
+    stage : int
+        ``run-all`` executes experiments in increasing stage; pages that
+        gather other experiments' result files (the reproduction page) use
+        ``stage=1`` so that they run after the experiments.
     """
 
     name: str
     title: str
     notebook: str
     profiles: Mapping[str, Mapping[str, Any]] = field(repr=False)
+    stage: int = 0
 
     def __post_init__(self) -> None:
         missing = set(PROFILES) - set(self.profiles)
@@ -64,8 +69,8 @@ def register(experiment: Experiment) -> Experiment:
 
 
 def list_experiments() -> list[str]:
-    """Names of the registered experiments, in registration order."""
-    return list(EXPERIMENTS)
+    """Names of the registered experiments, in the order ``run-all`` executes them."""
+    return [e.name for e in sorted(EXPERIMENTS.values(), key=lambda e: e.stage)]
 
 
 def get_experiment(experiment: str) -> Experiment:
