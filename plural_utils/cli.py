@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import yaml
 
-from plural_utils.profiles import DEFAULT_PROFILE, EXPERIMENTS, PROFILES, list_experiments
+from plural_utils.profiles import DEFAULT_PROFILE, EXPERIMENTS, PROFILES
 from plural_utils.results import REPO_ROOT, RESULTS_ENV, results_dir
 
 KERNEL_NAME = "python3"
@@ -147,7 +147,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_run_all(args: argparse.Namespace) -> int:
     kernel_environment(args.results_dir)
     failures: list[tuple[str, str]] = []
-    for name in list_experiments():
+    for name in sorted(EXPERIMENTS, key=lambda n: EXPERIMENTS[n].stage):
         exp = EXPERIMENTS[name]
         print(f"== {name} ({exp.notebook}) at profile {args.profile}", flush=True)
         target = resolve_target(name)
