@@ -105,15 +105,32 @@ def leakage_sweep(qs: Iterable[float], distances: Iterable[float], init: str = "
     return pd.DataFrame(rows)
 
 
+def outside_deficit(rewards, masks) -> float:
+    """Smallest reward deficit ``min_{x outside} min_i (r_i^* - r_i(x))`` of an atom outside every basin.
+
+    Once the mass near each basin has settled, an outside atom's mass shrinks
+    per round by about ``e^{-(r_i^* - r_i(x))}`` (the tilt of eq. (5)), so
+    ``log m_t`` ends up falling with slope ``-outside_deficit``: ``-eps`` on a
+    fine grid (the ring just outside ``S_eps``), larger on a coarse one.
+    """
+    R = np.asarray(rewards, dtype=float)
+    outside = ~np.asarray(masks, dtype=bool).any(axis=0)
+    return float((R.max(axis=1, keepdims=True) - R)[:, outside].min())
+
+
 def outside_mass_trajectories(distances: Iterable[float], q: float = 0.5, init: str = "uniform", K=math.inf,
                               T: int = 50, eps: float = 0.1, n: int = 121, gamma: float = 1.0) -> pd.DataFrame:
-    """``m_t = p_t(X \\ S_eps)`` for ``t = 0..T`` at each distance (Appendix C.9.2); long format."""
+    """``m_t = p_t(X \\ S_eps)`` for ``t = 0..T`` at each distance (Appendix C.9.2); long format.
+
+    Also records the grid size ``n`` and :func:`outside_deficit` of the grid
+    (column ``deficit_min``), which sets the late slope of ``log m_t``.
+    """
     frames = []
     for d in distances:
         L = corroboration_landscape(d, init, n, gamma)
         traj = iterate(L.p0, L.rewards, q, T=T, K=K, eps=eps)
-        frames.append(pd.DataFrame({"d": float(d), "K": float(K), "gamma": gamma, "t": np.arange(T + 1),
-                                    "m": traj.m}))
+        frames.append(pd.DataFrame({"d": float(d), "K": float(K), "gamma": gamma, "n": n, "t": np.arange(T + 1),
+                                    "m": traj.m, "deficit_min": outside_deficit(L.rewards, traj.basins)}))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -194,3 +211,22 @@ def implied_eps(distance: float, excess_gap: float, gamma: float = 1.0) -> float
     """
     root = (gamma * distance ** 2 - excess_gap) / (2.0 * distance * math.sqrt(gamma))
     return root ** 2 if root >= 0 else math.nan
+
+
+def finite_k_split(q: float, K: int, iterations: int = 20_000) -> float:
+    """Hard-separation fixed point of the basin mass under Best-of-K curation (Lemma 1).
+
+    With no leakage and no outside mass, a pool of ``K`` i.i.d. draws picks
+    basin 1 under ``r_1`` unless all ``K`` members lie in basin 2, and under
+    ``r_2`` only if all lie in basin 1, so
+    ``a_{t+1} = q (1 - (1 - a_t)^K) + (1 - q) a_t^K``. Iterated from
+    ``a_0 = q``; as ``K -> inf`` the fixed point is ``q`` (Theorem 7), for
+    small ``K`` it is pushed towards the majority basin.
+    """
+    a = float(q)
+    for _ in range(iterations):
+        a_next = q * (1.0 - (1.0 - a) ** K) + (1.0 - q) * a ** K
+        if abs(a_next - a) < 1e-15:
+            break
+        a = a_next
+    return a
