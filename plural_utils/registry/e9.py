@@ -7,25 +7,9 @@ accumulation (Gerstgrasser et al. 2024) and no curation take no knob.
 """
 
 from ..profiles import Experiment, register
+from .e1 import _E1_PAPER
 
-_E9_CPU = dict(
-    T=50,
-    K=100,
-    n_curated=500,
-    n_eval=1000,
-    n_init=1000,
-    init_mean=(5.0, 5.0),
-    init_var=3.0,
-    mu1=(2.0, 2.0),
-    mu2=(8.0, 8.0),
-    q=0.5,
-    tau=1.0,
-    switch_iter=10,
-    fit_random_state=42,
-    n_seeds=5,
-    lambdas=(0.1, 0.25, 0.5),
-    plural_lambdas=(0.25,),
-)
+_E9_CPU = dict(_E1_PAPER, lambdas=(0.1, 0.25, 0.5), plural_lambdas=(0.25,))
 
 register(
     Experiment(
