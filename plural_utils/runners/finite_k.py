@@ -16,23 +16,30 @@ Two routes are provided:
 * :func:`exact_finite_k` — the exact law of the same loop on a grid,
   ``p_{t+1} = p_t sum_i q_i H^{K,r_i}_{p_t}`` (Lemma 1 / B.1, eq. 2), which
   isolates the effect of ``K`` from refitting noise.
+
+The sampled loop checkpoints every round when given a folder
+(``checkpoint_dir=`` or ``$PLURAL_CHECKPOINT_DIR``) and resumes from it with a
+bitwise identical table (:mod:`plural_utils.checkpoint`).
 """
 
 from __future__ import annotations
 
 import math
+import os
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from ..checkpoint import (RoundCheckpoint, generator_state, maybe_simulate_kill,
+                          resolve_checkpoint_dir, restore_generator)
 from ..curation import curate
 from ..dynamics import iterate
 from ..metrics import entropy
 from ..rewards import quadratic_rewards
 from ..validation import check_K, check_nonnegative_int, check_q
-from .gmm import fit_gmm, sample_gmm
+from .gmm import fit_gmm, model_state, restore_model, sample_gmm
 
 
 def gmm_entropy(model, rng: np.random.Generator, n: int = 20_000) -> float:
@@ -57,7 +64,8 @@ def _alignment_and_spread(R: np.ndarray, q: np.ndarray) -> tuple[float, float]:
 def run_gmm_finite_k(K, q, seed: int, T: int = 20, n_pool: int = 50_000, n_keep: int = 2_500,
                      gamma: float = 10.0, mu1=(2.0, 2.0), mu2=(8.0, 8.0), init_mean=(5.0, 5.0),
                      init_var: float = 3.0, n_init: int = 1_000, n_eval: int = 5_000,
-                     n_entropy: int = 20_000, switch_iter: int = 0, fit_random_state: int = 42) -> pd.DataFrame:
+                     n_entropy: int = 20_000, switch_iter: int = 0, fit_random_state: int = 42,
+                     checkpoint_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     """One run of Best-of-K GMM retraining (Appendix C.8 ablation on the C.4 generator).
 
     Parameters
@@ -75,6 +83,10 @@ def run_gmm_finite_k(K, q, seed: int, T: int = 20, n_pool: int = 50_000, n_keep:
     switch_iter : int
         Rounds ``t < switch_iter`` refit one component, later rounds two
         (E1 uses 10; the default 0 refits two components throughout).
+    checkpoint_dir : path, optional
+        Save the state after every round there (default
+        ``$PLURAL_CHECKPOINT_DIR``; neither: no checkpoints); a rerun resumes
+        from the last saved round with the same table, bitwise.
 
     Returns
     -------
@@ -88,12 +100,23 @@ def run_gmm_finite_k(K, q, seed: int, T: int = 20, n_pool: int = 50_000, n_keep:
     K = check_K(K, allow_inf=True)
     qv = check_q(q, 2)
     T = check_nonnegative_int(T, "T")
-    train_rng, eval_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     centers = np.array([mu1, mu2], dtype=float)
-    init = np.asarray(init_mean) + np.sqrt(init_var) * train_rng.standard_normal((n_init, centers.shape[1]))
-    model = fit_gmm(init, 1 if switch_iter > 0 else 2, fit_random_state)
-    rows = []
-    for t in range(T + 1):
+    folder = resolve_checkpoint_dir(checkpoint_dir)
+    settings = dict(K=K, q=qv, seed=seed, T=T, n_pool=n_pool, n_keep=n_keep, gamma=gamma, mu1=mu1, mu2=mu2,
+                    init_mean=init_mean, init_var=init_var, n_init=n_init, n_eval=n_eval,
+                    n_entropy=n_entropy, switch_iter=switch_iter, fit_random_state=fit_random_state)
+    checkpoint = None if folder is None else RoundCheckpoint(folder, "finite_k", settings)
+    saved = None if checkpoint is None else checkpoint.load()
+    if saved is None:
+        train_rng, eval_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+        init = np.asarray(init_mean) + np.sqrt(init_var) * train_rng.standard_normal((n_init, centers.shape[1]))
+        model = fit_gmm(init, 1 if switch_iter > 0 else 2, fit_random_state)
+        rows, first = [], 0
+    else:
+        train_rng, eval_rng = (restore_generator(saved.state[k]) for k in ("train_rng", "eval_rng"))
+        model = restore_model(saved.state["model"], saved.arrays)
+        rows, first = saved.rows, saved.state["t"] + 1
+    for t in range(first, T + 1):
         if t > 0:
             candidates = sample_gmm(model, n_pool, train_rng)
             R = quadratic_rewards(candidates, centers, gamma)
@@ -109,6 +132,11 @@ def run_gmm_finite_k(K, q, seed: int, T: int = 20, n_pool: int = 50_000, n_keep:
                      "E_r1": R_eval[0].mean(), "E_r2": R_eval[1].mean(),
                      "Var_r1": R_eval[0].var(), "Var_r2": R_eval[1].var(),
                      "E_rmax": R_eval.max(axis=0).mean()})
+        if checkpoint is not None:
+            meta, arrays = model_state(model)
+            checkpoint.save({"t": t, "model": meta, "train_rng": generator_state(train_rng),
+                             "eval_rng": generator_state(eval_rng)}, arrays, rows)
+            maybe_simulate_kill(t)
     return pd.DataFrame(rows)
 
 

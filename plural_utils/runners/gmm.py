@@ -7,10 +7,17 @@ Bradley–Terry rule (C.1) under a reward drawn with probabilities ``(q, 1-q)``,
 and a GMM with 1 component (``t < switch_iter``) or 2 components (after) is
 refit to them by EM. Each round logs the statistics of Appendix C.3/C.4 and
 the leakage proxy of Appendix C.7.
+
+With a checkpoint folder (``checkpoint_dir=`` or ``$PLURAL_CHECKPOINT_DIR``)
+:func:`run_gmm_curation` saves its state after every round and a rerun
+resumes from the last finished one with a bitwise identical table (see
+:mod:`plural_utils.checkpoint`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import warnings
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -21,6 +28,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from tqdm import tqdm
 
+from ..checkpoint import (RoundCheckpoint, generator_state, maybe_simulate_kill,
+                          resolve_checkpoint_dir, restore_generator)
 from ..curation import curate
 from ..metrics import leakage_rate, nearest_center, sample_reward_moments
 from ..rewards import quadratic_rewards
@@ -123,10 +132,29 @@ class GMMConfig:
 
 
 @dataclass(frozen=True)
+class GMMState:
+    """Everything round ``t + 1`` of :func:`iterate_gmm_curation` needs from round ``t``.
+
+    ``model`` is ``G_t``; ``real`` the initial (real) data set; ``seen`` the
+    training data accumulated so far (used when ``accumulate=True``);
+    ``train_rng`` and ``eval_rng`` the exact ``bit_generator.state`` of the
+    two streams after round ``t``'s evaluation draws.
+    """
+
+    t: int
+    model: GaussianMixture
+    real: np.ndarray
+    seen: np.ndarray
+    train_rng: dict
+    eval_rng: dict
+
+
+@dataclass(frozen=True)
 class GMMRound:
     """State after round ``t`` of :func:`iterate_gmm_curation`.
 
     ``curated`` and ``active`` are ``None`` at ``t = 0`` (the initial generator).
+    ``state`` is what a resumed run starts from (see :class:`GMMState`).
     """
 
     t: int
@@ -134,6 +162,7 @@ class GMMRound:
     eval_points: np.ndarray
     curated: np.ndarray | None
     active: np.ndarray | None
+    state: GMMState | None = None
 
 
 def sample_gmm(model: GaussianMixture, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -160,7 +189,7 @@ def fit_gmm(points: np.ndarray, n_components: int, random_state: int) -> Gaussia
         return model.fit(points)
 
 
-def iterate_gmm_curation(config: GMMConfig, seed: int) -> Iterator[GMMRound]:
+def iterate_gmm_curation(config: GMMConfig, seed: int, start: GMMState | None = None) -> Iterator[GMMRound]:
     """Yield the generator after each round ``t = 0..T`` of Algorithm 1.
 
     Round ``t >= 1`` samples ``K`` candidates from ``G_{t-1}``, curates
@@ -168,17 +197,27 @@ def iterate_gmm_curation(config: GMMConfig, seed: int) -> Iterator[GMMRound]:
     candidates are the shared pool), and refits ``G_t``. Two independent
     streams are spawned from ``seed``: one drives the training loop, the other
     the evaluation samples, so ``n_eval`` does not change the trajectory.
+    Given ``start`` (the ``state`` of an earlier run's round ``t``), it yields
+    rounds ``t + 1..T`` exactly as that run would have.
     """
-    train_rng, eval_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     centers = config.centers
-    d = centers.shape[1]
-    noise = train_rng.standard_normal((config.n_init, d))
-    real = np.asarray(config.init_mean) + np.sqrt(config.init_var) * noise
-    model = fit_gmm(real, 1, config.fit_random_state)
     n_real = int(round(config.real_fraction * config.n_curated))
-    seen = real
-    yield GMMRound(0, model, sample_gmm(model, config.n_eval, eval_rng), None, None)
-    for t in range(1, config.T + 1):
+
+    def state(t: int) -> GMMState:
+        return GMMState(t, model, real, seen, generator_state(train_rng), generator_state(eval_rng))
+
+    if start is None:
+        train_rng, eval_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+        noise = train_rng.standard_normal((config.n_init, centers.shape[1]))
+        real = np.asarray(config.init_mean) + np.sqrt(config.init_var) * noise
+        model = fit_gmm(real, 1, config.fit_random_state)
+        seen = real
+        eval_points = sample_gmm(model, config.n_eval, eval_rng)
+        yield GMMRound(0, model, eval_points, None, None, state(0))
+    else:
+        train_rng, eval_rng = restore_generator(start.train_rng), restore_generator(start.eval_rng)
+        model, real, seen = start.model, start.real, start.seen
+    for t in range(1 if start is None else start.t + 1, config.T + 1):
         candidates = sample_gmm(model, config.K, train_rng)
         n_synth = config.n_curated - n_real
         if config.curation == "bt":
@@ -194,7 +233,55 @@ def iterate_gmm_curation(config: GMMConfig, seed: int) -> Iterator[GMMRound]:
             seen = np.concatenate([seen, data])
             data = seen
         model = fit_gmm(data, config.n_components(t), config.fit_random_state)
-        yield GMMRound(t, model, sample_gmm(model, config.n_eval, eval_rng), curated, active)
+        eval_points = sample_gmm(model, config.n_eval, eval_rng)
+        yield GMMRound(t, model, eval_points, curated, active, state(t))
+
+
+def model_state(model: GaussianMixture) -> tuple[dict, dict[str, np.ndarray]]:
+    """A fitted GMM as JSON (constructor parameters, scalar fitted attributes) and arrays.
+
+    The arrays are the fitted ``weights_``, ``means_``, ``covariances_``,
+    ``precisions_cholesky_``, ``precisions_`` (and ``lower_bounds_``): all that
+    sampling and scoring read. :func:`restore_model` inverts it exactly.
+    """
+    fitted = {k: v for k, v in vars(model).items() if k.endswith("_") and not k.startswith("_")}
+    arrays = {k: np.asarray(v) for k, v in fitted.items() if isinstance(v, (np.ndarray, list))}
+    scalars = {k: v.item() if isinstance(v, np.generic) else v for k, v in fitted.items() if k not in arrays}
+    return {"params": model.get_params(), "fitted": scalars}, arrays
+
+
+def restore_model(meta: dict, arrays: dict[str, np.ndarray]) -> GaussianMixture:
+    """The GMM :func:`model_state` described, ready to sample and score."""
+    model = GaussianMixture(**meta["params"])
+    for name, value in {**meta["fitted"], **arrays}.items():
+        setattr(model, name, list(value) if name == "lower_bounds_" else value)
+    return model
+
+
+def _gmm_checkpoint(config: GMMConfig, seed: int, directory) -> RoundCheckpoint | None:
+    folder = resolve_checkpoint_dir(directory)
+    if folder is None:
+        return None
+    return RoundCheckpoint(folder, "gmm", {"config": dataclasses.asdict(config), "seed": seed})
+
+
+def _save_state(checkpoint: RoundCheckpoint, state: GMMState, rows: list[dict]) -> None:
+    model_meta, model_arrays = model_state(state.model)
+    arrays = {f"model__{k}": v for k, v in model_arrays.items()}
+    arrays.update(real=state.real, seen=state.seen)
+    checkpoint.save({"t": state.t, "model": model_meta, "train_rng": state.train_rng,
+                     "eval_rng": state.eval_rng}, arrays, rows)
+
+
+def _load_state(checkpoint: RoundCheckpoint) -> tuple[GMMState | None, list[dict]]:
+    saved = checkpoint.load()
+    if saved is None:
+        return None, []
+    model_arrays = {k.removeprefix("model__"): v for k, v in saved.arrays.items() if k.startswith("model__")}
+    s = saved.state
+    model = restore_model(s["model"], model_arrays)
+    return GMMState(s["t"], model, saved.arrays["real"], saved.arrays["seen"],
+                    s["train_rng"], s["eval_rng"]), saved.rows
 
 
 def _mixture_columns(model: GaussianMixture, centers: np.ndarray) -> dict:
@@ -232,7 +319,8 @@ def _round_row(step: GMMRound, centers: np.ndarray) -> dict:
     }
 
 
-def run_gmm_curation(config: GMMConfig, seed: int, progress: bool = False) -> pd.DataFrame:
+def run_gmm_curation(config: GMMConfig, seed: int, progress: bool = False,
+                     checkpoint_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     """Run Algorithm 1 (Algorithm 2 when ``config.q == 1``) for one seed.
 
     Parameters
@@ -242,6 +330,12 @@ def run_gmm_curation(config: GMMConfig, seed: int, progress: bool = False) -> pd
         Seeds the initial data, candidates, curation and evaluation samples.
     progress : bool
         Show a tqdm bar over rounds.
+    checkpoint_dir : path, optional
+        Save the run's state after every round to a file in this folder
+        (default ``$PLURAL_CHECKPOINT_DIR``; neither: no checkpoints). A rerun
+        with the same config and seed continues from the last saved round and
+        returns the same table, bitwise, as an uninterrupted run; a finished
+        run's table is read back without recomputing.
 
     Returns
     -------
@@ -257,10 +351,19 @@ def run_gmm_curation(config: GMMConfig, seed: int, progress: bool = False) -> pd
     """
     seed = check_nonnegative_int(seed, "seed")
     centers = config.centers
-    steps = iterate_gmm_curation(config, seed)
+    checkpoint = _gmm_checkpoint(config, seed, checkpoint_dir)
+    start, rows = _load_state(checkpoint) if checkpoint is not None else (None, [])
+    if start is not None and start.t >= config.T:
+        return pd.DataFrame(rows)
+    steps = iterate_gmm_curation(config, seed, start)
     if progress:
-        steps = tqdm(steps, total=config.T + 1, desc=f"seed {seed}", leave=False)
-    return pd.DataFrame([_round_row(step, centers) for step in steps])
+        steps = tqdm(steps, total=config.T + 1, initial=len(rows), desc=f"seed {seed}", leave=False)
+    for step in steps:
+        rows.append(_round_row(step, centers))
+        if checkpoint is not None:
+            _save_state(checkpoint, step.state, rows)
+            maybe_simulate_kill(step.t)
+    return pd.DataFrame(rows)
 
 
 def generator_samples(config: GMMConfig, seed: int, iterations: Iterable[int]) -> pd.DataFrame:
@@ -280,14 +383,17 @@ def generator_samples(config: GMMConfig, seed: int, iterations: Iterable[int]) -
     return pd.concat(frames, ignore_index=True)
 
 
-def simulate(config: GMMConfig, seeds: Iterable[int] | None = None, progress: bool = True) -> pd.DataFrame:
+def simulate(config: GMMConfig, seeds: Iterable[int] | None = None, progress: bool = True,
+             checkpoint_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     """:func:`run_gmm_curation` over ``seeds`` (default ``range(config.n_seeds)``), stacked.
 
     Returns the per-round table with a ``seed`` column and the run's ``q``.
+    ``checkpoint_dir`` is passed on (one checkpoint file per seed).
     """
     seeds = list(range(config.n_seeds) if seeds is None else seeds)
     frames = []
     for seed in tqdm(seeds, desc=f"E1 q={config.q}", disable=not progress):
-        frames.append(run_gmm_curation(config, seed).assign(seed=seed, q=config.q))
+        run = run_gmm_curation(config, seed, checkpoint_dir=checkpoint_dir)
+        frames.append(run.assign(seed=seed, q=config.q))
     return pd.concat(frames, ignore_index=True)
 
