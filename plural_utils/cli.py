@@ -6,6 +6,7 @@ Examples
 ``python -m plural_utils run e1 --profile paper``
 ``python -m plural_utils run notebooks/theory/lemma1_curation_update.ipynb -p n_draws 1000``
 ``python -m plural_utils run-all --profile smoke --output-dir _build/executed``
+``python -m plural_utils sweep e1 --profile cpu --grid q=0.3,0.5,0.7 --seeds 3``
 
 Executed notebooks land in ``<output-dir>/<experiment>/<profile>/<notebook>.ipynb``;
 results in :func:`plural_utils.results.results_dir`.
@@ -169,6 +170,32 @@ def _cmd_run_all(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from plural_utils import sweep  # submitit and the pool machinery only when sweeping
+
+    if args.experiment not in EXPERIMENTS:
+        raise UsageError(f"unknown experiment {args.experiment!r}; allowed values: {', '.join(EXPERIMENTS)}")
+    if args.seeds < 1:
+        raise UsageError(f"--seeds must be >= 1; got {args.seeds}")
+    try:
+        grid = sweep.parse_grid(args.grid or [])
+        jobs = sweep.make_jobs(args.experiment, args.profile, grid, range(args.seeds), args.output_dir)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    folder = sweep.sweep_folder(args.experiment, args.profile, args.output_dir)
+    if args.executor == "local":
+        executor = sweep.LocalExecutor(max_workers=args.jobs)
+    else:
+        executor = sweep.SubmititExecutor(folder / "_submitit", cluster=args.executor,
+                                          partition=args.slurm_partition, gpus=args.slurm_gpus,
+                                          time_min=args.slurm_time)
+    print(f"{len(jobs)} jobs ({args.executor}) -> {folder}", flush=True)
+    rows = sweep.run_sweep(jobs, executor, folder / sweep.INDEX_NAME, force=args.force)
+    print(sweep.summary(rows), file=sys.stderr if any(r["status"] == "failed" for r in rows) else sys.stdout)
+    print(f"index: {folder / sweep.INDEX_NAME}")
+    return 1 if any(r["status"] == "failed" for r in rows) else 0
+
+
 def _one_line(err: BaseException) -> str:
     """The most telling line of an exception (papermill's messages span a whole traceback)."""
     ename = getattr(err, "ename", None)
@@ -222,6 +249,32 @@ def build_parser() -> argparse.ArgumentParser:
     run_all = sub.add_parser("run-all", help="execute every registered notebook")
     common(run_all)
     run_all.set_defaults(func=_cmd_run_all)
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="run an experiment over a parameter grid and seeds (local pool or Slurm)",
+        description="One notebook execution per grid point and seed, each in "
+        "<output-dir>/<experiment>/<profile>/<job-id>/, indexed in index.csv there. "
+        "Finished jobs are skipped on a rerun; killed ones resume from their checkpoints.",
+    )
+    sweep.add_argument("experiment", help=f"experiment ({', '.join(EXPERIMENTS)})")
+    sweep.add_argument("--profile", choices=PROFILES, default=DEFAULT_PROFILE,
+                       help=f"compute profile (default: {DEFAULT_PROFILE})")
+    sweep.add_argument("--grid", action="append", metavar="KEY=V1,V2,...",
+                       help="a notebook parameter and its values (read as YAML); repeatable, "
+                       "the grid is the cartesian product")
+    sweep.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per grid point (default: 1)")
+    sweep.add_argument("--jobs", type=int, default=None,
+                       help="local executor: jobs at once (default: one per GPU, else per CPU core)")
+    sweep.add_argument("--force", action="store_true", help="rerun finished jobs from scratch")
+    sweep.add_argument("--executor", choices=("local", "slurm", "debug"), default="local",
+                       help="local process pool (default), Slurm through submitit, "
+                       "or submitit's in-process debug executor")
+    sweep.add_argument("--slurm-partition", default=None, help="Slurm partition")
+    sweep.add_argument("--slurm-gpus", type=int, default=0, help="GPUs per Slurm job (default: 0)")
+    sweep.add_argument("--slurm-time", type=int, default=60, help="time limit per Slurm job, minutes (default: 60)")
+    sweep.add_argument("--output-dir", default="_sweeps", help="root of the job folders (default: _sweeps)")
+    sweep.set_defaults(func=_cmd_sweep)
     return parser
 
 
