@@ -186,9 +186,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.executor == "local":
         executor = sweep.LocalExecutor(max_workers=args.jobs)
     else:
-        executor = sweep.SubmititExecutor(folder / "_submitit", cluster=args.executor,
-                                          partition=args.slurm_partition, gpus=args.slurm_gpus,
-                                          time_min=args.slurm_time)
+        try:
+            executor = sweep.SubmititExecutor(folder / "_submitit", cluster=args.executor,
+                                              partition=args.slurm_partition, gpus=args.slurm_gpus,
+                                              time_min=args.slurm_time)
+        except RuntimeError as err:  # submitit: no srun on this machine
+            raise UsageError(f"--executor {args.executor}: {err}") from None
     print(f"{len(jobs)} jobs ({args.executor}) -> {folder}", flush=True)
     rows = sweep.run_sweep(jobs, executor, folder / sweep.INDEX_NAME, force=args.force)
     print(sweep.summary(rows), file=sys.stderr if any(r["status"] == "failed" for r in rows) else sys.stdout)

@@ -396,27 +396,32 @@ class SubmititExecutor:
         Time limit of one job, in minutes.
     poll_s : float
         How often to ask the scheduler which jobs finished.
+
+    Raises
+    ------
+    RuntimeError
+        From submitit, when ``cluster="slurm"`` and this machine has no ``srun``.
     """
 
     def __init__(self, folder: str | os.PathLike, cluster: str = "slurm", partition: str | None = None,
                  gpus: int = 0, time_min: int = 60, cpus_per_task: int | None = None, poll_s: float = 10.0):
-        self.folder, self.cluster, self.poll_s = Path(folder), cluster, poll_s
-        self.parameters: dict[str, Any] = {"timeout_min": int(time_min), "name": "plural-sweep"}
+        self.cluster, self.poll_s = cluster, poll_s
+        self.executor = submitit.AutoExecutor(folder=Path(folder) / "%j", cluster=cluster)
+        parameters: dict[str, Any] = {"timeout_min": int(time_min), "name": "plural-sweep"}
         if gpus:
-            self.parameters["gpus_per_node"] = int(gpus)
+            parameters["gpus_per_node"] = int(gpus)
         if cpus_per_task:
-            self.parameters["cpus_per_task"] = int(cpus_per_task)
+            parameters["cpus_per_task"] = int(cpus_per_task)
         if partition:
-            self.parameters["slurm_partition"] = partition
+            parameters["slurm_partition"] = partition
+        self.executor.update_parameters(**parameters)
 
     def run(self, jobs: Sequence[JobSpec]) -> Iterator[tuple[JobSpec, dict]]:
         """Submit ``jobs`` (one array on Slurm); yield ``(spec, row)`` as each finishes."""
         if not jobs:
             return
-        executor = submitit.AutoExecutor(folder=self.folder / "%j", cluster=self.cluster)
-        executor.update_parameters(**self.parameters)
-        with executor.batch():
-            submitted = [executor.submit(SweepJob(), spec) for spec in jobs]
+        with self.executor.batch():
+            submitted = [self.executor.submit(SweepJob(), spec) for spec in jobs]
         spec_of = {id(job): spec for job, spec in zip(submitted, jobs)}
         finished = (submitted if self.cluster == "debug"  # debug jobs run when their result is asked for
                     else submitit.helpers.as_completed(submitted, poll_frequency=self.poll_s))

@@ -178,3 +178,13 @@ def test_real_e1_notebook_runs_as_a_sweep_job(tmp_path):
     assert (results / "trajectories.csv").is_file()
     assert pd.read_csv(results / "trajectories.csv")["t"].max() == 3
     assert any(sweep.Path(row["checkpoint_dir"]).glob("gmm-*.npz"))
+
+
+def test_submitit_local_cluster_polls_jobs_to_completion(tiny):
+    """submitit's "local" cluster runs each job in its own process and is polled like Slurm."""
+    jobs = sweep.make_jobs("tiny", "smoke", {"x": [2]}, [0], tiny)
+    folder = sweep.sweep_folder("tiny", "smoke", tiny)
+    executor = sweep.SubmititExecutor(folder / "_submitit", cluster="local", time_min=5, poll_s=0.2)
+    (row,) = sweep.run_sweep(jobs, executor, folder / sweep.INDEX_NAME, progress=False)
+    assert row["status"] == "done", row["error"]
+    assert out_of(row)["value"] == 2.0
