@@ -3,9 +3,9 @@
 import dataclasses
 import io
 import json
+from pathlib import Path
 
 import nbformat
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -53,7 +53,7 @@ def tiny(tmp_path, monkeypatch):
 
 
 def out_of(row):
-    folder = sweep.Path(row["results_dir"]) / row["experiment"] / row["profile"]
+    folder = Path(row["results_dir"]) / row["experiment"] / row["profile"]
     return json.loads((folder / "out.json").read_text())
 
 
@@ -103,7 +103,7 @@ def test_small_grid_completes_on_the_local_pool_and_is_indexed(tiny):
         assert saved["value"] == row["x"] and saved["seed"] == row["seed"]
         assert saved["gpu"] == row["device"].removeprefix("cuda:")  # one GPU per job
         assert saved["checkpoints"] == row["checkpoint_dir"]
-        assert sweep.Path(row["notebook"]).is_file() and json.loads(row["params"]) == {"x": row["x"]}
+        assert Path(row["notebook"]).is_file() and json.loads(row["params"]) == {"x": row["x"]}
 
 
 def test_a_failing_job_is_reported_while_the_others_finish_then_skip_and_force(tiny, capsys):
@@ -114,7 +114,7 @@ def test_a_failing_job_is_reported_while_the_others_finish_then_skip_and_force(t
     index = sweep.sweep_folder("tiny", "smoke", tiny) / sweep.INDEX_NAME
     first = sweep.load_index(index).set_index("x")
     assert first.loc[[1, 2], "status"].eq("done").all() and first.loc[3, "status"] == "failed"
-    assert "x = 3" in first.loc[3, "error"] and sweep.Path(first.loc[3, "notebook"]).is_file()
+    assert "x = 3" in first.loc[3, "error"] and Path(first.loc[3, "notebook"]).is_file()
 
     assert cli.main(argv) == 1  # rerun: finished jobs are skipped, the failed one runs again
     second = sweep.load_index(index).set_index("x")
@@ -174,10 +174,10 @@ def test_real_e1_notebook_runs_as_a_sweep_job(tmp_path):
     (row,) = sweep.run_sweep(jobs, sweep.LocalExecutor(max_workers=1, gpus=[]), tmp_path / "index.csv",
                              progress=False)
     assert row["status"] == "done", row["error"]
-    results = sweep.Path(row["results_dir"]) / "e1" / "smoke"
+    results = Path(row["results_dir"]) / "e1" / "smoke"
     assert (results / "trajectories.csv").is_file()
     assert pd.read_csv(results / "trajectories.csv")["t"].max() == 3
-    assert any(sweep.Path(row["checkpoint_dir"]).glob("gmm-*.npz"))
+    assert any(Path(row["checkpoint_dir"]).glob("gmm-*.npz"))
 
 
 def test_submitit_local_cluster_polls_jobs_to_completion(tiny):
