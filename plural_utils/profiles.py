@@ -15,12 +15,17 @@ holds only ``profile``, ``seed`` and optional overrides.
 from __future__ import annotations
 
 import copy
+import json
+import os
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
 PROFILES = ("smoke", "cpu", "paper")
 DEFAULT_PROFILE = "cpu"
+# JSON object {experiment: {key: value}} of profile values set from outside the
+# notebook (a sweep job's grid point for a key its parameters cell does not expose).
+OVERRIDES_ENV = "PLURAL_PROFILE_OVERRIDES"
 
 
 @dataclass(frozen=True)
@@ -82,12 +87,30 @@ def get_experiment(experiment: str) -> Experiment:
     return EXPERIMENTS[experiment]
 
 
+def _environment_overrides(experiment: str) -> dict:
+    """This experiment's entry of ``PLURAL_PROFILE_OVERRIDES`` (empty when unset)."""
+    text = os.environ.get(OVERRIDES_ENV)
+    if not text:
+        return {}
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{OVERRIDES_ENV} must be a JSON object; got {text!r} ({err})") from None
+    if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
+        raise ValueError(f"{OVERRIDES_ENV} must be a JSON object {{experiment: {{key: value}}}}; got {text!r}")
+    return values.get(experiment, {})
+
+
 def get_profile(experiment: str, profile: str = DEFAULT_PROFILE, **overrides: Any) -> dict:
     """Parameters of ``experiment`` at ``profile``, with ``overrides`` applied.
 
     Returns a deep copy, so callers may mutate it freely. An override whose
     value is ``None`` is ignored: a notebook can pass its parameter-cell
-    variables straight through, leaving unset ones at ``None``.
+    variables straight through, leaving unset ones at ``None``. Values in the
+    environment variable ``PLURAL_PROFILE_OVERRIDES`` (JSON
+    ``{experiment: {key: value}}``, set by ``python -m plural_utils sweep``
+    for grid keys the notebook's parameters cell does not expose) apply
+    first; explicit overrides win over them.
 
     Raises
     ------
@@ -100,14 +123,15 @@ def get_profile(experiment: str, profile: str = DEFAULT_PROFILE, **overrides: An
     if profile not in PROFILES:
         raise ValueError(f"unknown profile={profile!r}; allowed values: {', '.join(PROFILES)}")
     params = copy.deepcopy(dict(exp.profiles[profile]))
-    for key, value in overrides.items():
-        if key not in params:
-            raise ValueError(
-                f"unknown override {key}={value!r} for experiment {experiment!r}; "
-                f"allowed keys: {', '.join(params)}"
-            )
-        if value is not None:
-            params[key] = value
+    for source, values in (("environment " + OVERRIDES_ENV, _environment_overrides(experiment)), ("override", overrides)):
+        for key, value in values.items():
+            if key not in params:
+                raise ValueError(
+                    f"unknown {source} {key}={value!r} for experiment {experiment!r}; "
+                    f"allowed keys: {', '.join(params)}"
+                )
+            if value is not None:
+                params[key] = value
     return params
 
 

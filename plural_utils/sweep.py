@@ -55,7 +55,7 @@ import plural_utils
 
 from .checkpoint import CHECKPOINT_ENV, stable_hash
 from .cli import KERNEL_MPLBACKEND, KERNEL_NAME, parse_value
-from .profiles import get_experiment, get_profile
+from .profiles import OVERRIDES_ENV, get_experiment, get_profile
 from .results import REPO_ROOT, RESULTS_ENV, _git_commit, atomic_write_text, to_jsonable
 
 DEFAULT_OUTPUT_DIR = "_sweeps"
@@ -130,26 +130,23 @@ def notebook_parameters(notebook: str | os.PathLike) -> list[str]:
 
 
 def validate_grid(experiment: str, profile: str, grid: Mapping[str, Sequence], notebook: str | os.PathLike) -> None:
-    """Raise ``ValueError`` naming a grid key the notebook cannot take, and the keys it can.
+    """Raise ``ValueError`` naming a grid key the job cannot set, and the keys it can.
 
-    A key must be a parameter of the notebook's ``parameters`` cell: that is
-    what papermill sets. A profile key the cell does not expose would be
-    injected and then ignored by ``get_profile``, so it is refused too, with
-    that reason.
+    A key is either a parameter of the notebook's ``parameters`` cell (papermill
+    sets it) or a key of the profile (the job passes it to ``get_profile``
+    through ``PLURAL_PROFILE_OVERRIDES``).
     """
-    allowed = [p for p in notebook_parameters(notebook) if p not in SET_BY_SWEEP]
+    parameters = [p for p in notebook_parameters(notebook) if p not in SET_BY_SWEEP]
+    allowed = parameters + [k for k in get_profile(experiment, profile) if k not in parameters]
     for key, values in grid.items():
         if key in SET_BY_SWEEP:
             raise ValueError(f"grid key {key!r} is set by the sweep itself (use --profile / --seeds)")
         if key in INDEX_COLUMNS:
             raise ValueError(f"grid key {key!r} clashes with a column of the results index")
         if key not in allowed:
-            hint = ""
-            if key in get_profile(experiment, profile):
-                hint = (f"; {key!r} is a key of the {profile!r} profile, but the notebook's parameters cell "
-                        "does not pass it to get_profile, so setting it would have no effect")
             raise ValueError(f"unknown grid key {key!r} for experiment {experiment!r}; allowed keys "
-                             f"(the parameters of {notebook}): {', '.join(allowed) or 'none'}{hint}")
+                             f"(parameters of {Path(notebook).name} and keys of the {profile!r} profile): "
+                             f"{', '.join(allowed) or 'none'}")
         if not values:
             raise ValueError(f"grid key {key!r} has no values")
 
@@ -283,8 +280,11 @@ def run_job(spec: JobSpec, gpu: str | None = None) -> dict:
     import papermill as pm
 
     Path(spec.folder).mkdir(parents=True, exist_ok=True)
+    cell = set(notebook_parameters(spec.notebook))
+    notebook_params = {k: v for k, v in spec.params.items() if k in cell}
+    profile_values = {k: to_jsonable(v) for k, v in spec.params.items() if k not in cell}
     env = {RESULTS_ENV: str(spec.results_dir), CHECKPOINT_ENV: str(spec.checkpoint_dir),
-           "OMP_WAIT_POLICY": "PASSIVE", "MPLBACKEND": KERNEL_MPLBACKEND}
+           OVERRIDES_ENV: json.dumps({spec.experiment: profile_values}), "OMP_WAIT_POLICY": "PASSIVE", "MPLBACKEND": KERNEL_MPLBACKEND}
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu
     partial = Path(spec.folder) / f".partial-{spec.executed_notebook.name}"
@@ -292,7 +292,7 @@ def run_job(spec: JobSpec, gpu: str | None = None) -> dict:
     try:
         with _environment(env):
             pm.execute_notebook(spec.notebook, str(partial),
-                                parameters={"profile": spec.profile, "seed": spec.seed, **spec.params},
+                                parameters={"profile": spec.profile, "seed": spec.seed, **notebook_params},
                                 kernel_name=KERNEL_NAME, cwd=str(Path(spec.notebook).parent),
                                 progress_bar=False)
     except Exception as err:  # a failing cell, a dead kernel: the job's row records it

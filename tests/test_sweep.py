@@ -78,8 +78,6 @@ def test_job_ids_are_stable_readable_and_distinct():
 def test_bad_grid_key_names_itself_and_the_allowed_ones(tiny, capsys):
     with pytest.raises(ValueError, match=r"'y'.*allowed keys.*: x"):
         sweep.make_jobs("tiny", "smoke", {"y": [1]}, [0], tiny)
-    with pytest.raises(ValueError, match="'scale' is a key of the 'smoke' profile"):
-        sweep.make_jobs("tiny", "smoke", {"scale": [2.0]}, [0], tiny)
     with pytest.raises(ValueError, match="set by the sweep"):
         sweep.make_jobs("tiny", "smoke", {"seed": [1]}, [0], tiny)
     with pytest.raises(SystemExit) as exit_:
@@ -188,3 +186,21 @@ def test_submitit_local_cluster_polls_jobs_to_completion(tiny):
     (row,) = sweep.run_sweep(jobs, executor, folder / sweep.INDEX_NAME, progress=False)
     assert row["status"] == "done", row["error"]
     assert out_of(row)["value"] == 2.0
+
+
+def test_profile_keys_the_notebook_does_not_expose_are_swept_through_the_environment(tmp_path, monkeypatch):
+    """E1's notebook does not expose tau; a grid on tau reaches get_profile via PLURAL_PROFILE_OVERRIDES."""
+    body = (
+        "from plural_utils.profiles import get_profile\n"
+        "from plural_utils.results import save_results\n"
+        "cfg = get_profile('e1', profile, q=q)\n"
+        "save_results('e1', profile, 'out', {'tau': cfg['tau'], 'q': cfg['q']}, seed=seed)\n"
+    )
+    notebook = write_notebook(tmp_path / "uses_e1.ipynb", 'profile = "cpu"\nseed = 0\nq = None', body)
+    exp = dataclasses.replace(EXPERIMENTS["e1"], notebook=str(notebook))
+    monkeypatch.setitem(EXPERIMENTS, "e1", exp)
+    jobs = sweep.make_jobs("e1", "smoke", {"tau": [0.25, 4.0], "q": [0.3]}, [0], tmp_path / "sweeps")
+    rows = list(sweep.run_sweep(jobs, sweep.LocalExecutor(max_workers=1), tmp_path / "sweeps" / "index.csv"))
+    assert [r["status"] for r in rows] == ["done", "done"]
+    assert sorted(out_of(r)["tau"] for r in rows) == [0.25, 4.0]
+    assert {out_of(r)["q"] for r in rows} == {0.3}
