@@ -58,6 +58,19 @@ _FACT = np.array([math.factorial(m) for m in _M], dtype=float)
 _STIRLING = np.array([[stirling2(m, k, exact=True) for m in _M] for k in _M], dtype=float)
 
 
+def _chunk_windows(queries: np.ndarray, grid: np.ndarray, below: float, above: float):
+    """Chunks of sorted ``queries`` with the slice ``grid[lo:hi]`` within ``[q - below, q + above]``.
+
+    Yields ``(start, chunk, lo, hi)``; both integrals only need the grid
+    points near each query, so work stays O(chunk x window).
+    """
+    for start in range(0, queries.shape[0], _CHUNK):
+        chunk = queries[start:start + _CHUNK]
+        lo = np.searchsorted(grid, chunk[0] - below, side="left")
+        hi = np.searchsorted(grid, chunk[-1] + above, side="right")
+        yield start, chunk, lo, hi
+
+
 def _gumbel_mixture_cdf(z: np.ndarray, s: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``F(z) = sum_j w_j exp(-exp(s_j - z))`` at sorted nodes ``z``.
 
@@ -80,10 +93,7 @@ def _gumbel_mixture_cdf(z: np.ndarray, s: np.ndarray, w: np.ndarray) -> np.ndarr
     below = np.concatenate([[0.0], np.cumsum(moments[:, 0])])
 
     out = np.empty(z.shape[0])
-    for start in range(0, z.shape[0], _CHUNK):
-        zc = z[start:start + _CHUNK]
-        lo = np.searchsorted(centre, zc[0] - _BELOW, side="left")
-        hi = np.searchsorted(centre, zc[-1] + _ABOVE, side="right")
+    for start, zc, lo, hi in _chunk_windows(z, centre, _BELOW, _ABOVE):
         d = centre[None, lo:hi] - zc[:, None]
         x = -np.exp(np.minimum(d, _ABOVE))
         poly = np.broadcast_to(coeffs[lo:hi, _ORDER], x.shape).copy()
@@ -155,10 +165,7 @@ def _bt_weight_scaled(s_support: np.ndarray, w_support: np.ndarray, s_query: np.
         G = np.exp((K - 1) * np.log(np.minimum(F, 1.0)))
     tail = _right_tails(nodes, G)
     H = np.empty(uq.shape[0])
-    for start in range(0, uq.shape[0], _CHUNK):
-        sc = uq[start:start + _CHUNK]
-        lo = np.searchsorted(nodes, sc[0] - _LEFT, side="left")
-        hi = np.searchsorted(nodes, sc[-1] + _RIGHT, side="right")
+    for start, sc, lo, hi in _chunk_windows(uq, nodes, _LEFT, _RIGHT):
         g = nodes[None, lo:hi] - sc[:, None]
         far_left = g < -_LEFT - 1.0
         g = np.where(far_left, 0.0, g)
