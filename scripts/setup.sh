@@ -39,5 +39,20 @@ if [[ ! -f "$stamp" ]]; then
     touch "$stamp"
 fi
 
+# Offline stand-in data of the image and text experiments (Debian packages): Fashion-MNIST's idx
+# files (E3/E10 at `cpu`) and the Python 3.11 manual as an English corpus (E4 at `cpu`). Best
+# effort: without root or a Debian registry the loaders say what is missing; `smoke` needs neither.
+if [[ -z "${PLURAL_SKIP_APT:-}" ]] && command -v apt-get >/dev/null && [[ "$(id -u)" == 0 ]]; then
+    missing=()
+    [[ -d /usr/share/datasets/fashion-mnist ]] || missing+=(dataset-fashion-mnist)
+    [[ -f /usr/share/info/python3.11.info.gz ]] || missing+=(python3.11-doc)
+    if (( ${#missing[@]} )); then
+        echo "setup: apt-get install ${missing[*]}"
+        { timeout 600 apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 \
+          || { timeout 300 apt-get update -q >/dev/null 2>&1 && timeout 600 apt-get install -y -q "${missing[@]}" >/dev/null 2>&1; }; } \
+          || echo "setup: warning: could not install ${missing[*]} (the cpu profiles of E3/E10/E4 need them)"
+    fi
+fi
+
 export PATH="$VENV/bin:$PATH"
 export VIRTUAL_ENV="$VENV"
