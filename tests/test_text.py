@@ -1,0 +1,126 @@
+"""plural_utils.textdata (the text toolkit) and the E4 runner, at toy sizes."""
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from plural_utils import textdata as td
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return td.load_corpus("stdlib-docstrings", max_words=20_000)
+
+
+@pytest.fixture(scope="module")
+def tok(corpus, tmp_path_factory):
+    return td.train_bpe(corpus, 300, directory=tmp_path_factory.mktemp("bpe"))
+
+
+def test_corpus_names_and_contents(corpus):
+    with pytest.raises(ValueError, match="allowed values: python-doc, stdlib-docstrings, wikitext2"):
+        td.load_corpus("wiki")
+    with pytest.raises(ValueError, match="max_words"):
+        td.load_corpus("stdlib-docstrings", max_words=0)
+    words = td.word_count(corpus)
+    assert len(corpus) > 100 and words.min() >= 6
+    assert 20_000 <= words.sum() < 20_000 + words.max() + 1
+    assert all("\n" not in p and "  " not in p for p in corpus)
+
+
+@pytest.mark.skipif(not td.PYTHON_DOC_PATH.exists(), reason="python3.11-doc is not installed")
+def test_python_doc_is_prose():
+    paragraphs = td.load_corpus("python-doc", max_words=200_000)
+    text = "\n".join(paragraphs)
+    assert td.word_count(paragraphs).sum() >= 200_000
+    for marker in ("File: python3.11.info", "*note", "---------- Footnotes", "\x1f"):
+        assert marker not in text, marker
+    with pytest.raises(FileNotFoundError, match="python3.11-doc"):
+        td.load_corpus("python-doc", root="/nonexistent/python.info.gz")
+
+
+def test_wikitext2_fails_fast_then_reads_raw_files(tmp_path, monkeypatch):
+    monkeypatch.delenv(td.WIKITEXT2_ENV, raising=False)
+    started = time.perf_counter()
+    with pytest.raises(FileNotFoundError, match="wiki.train.raw.*PLURAL_WIKITEXT2_DIR"):
+        td.load_corpus("wikitext2")
+    with pytest.raises(FileNotFoundError, match="Missing in .*wiki.valid.raw"):
+        (tmp_path / "wiki.train.raw").write_text(" = Title = \n\n A first line of text . \n")
+        td.load_corpus("wikitext2", root=tmp_path)
+    assert time.perf_counter() - started < 1.0
+    for name in ("wiki.valid.raw", "wiki.test.raw"):
+        (tmp_path / name).write_text(" = = Heading = = \n Some words here . \n")
+    monkeypatch.setenv(td.WIKITEXT2_ENV, str(tmp_path))
+    assert td.load_corpus("wikitext2") == ["A first line of text ."]
+    assert td.load_corpus("wikitext2", split="test") == ["Some words here ."]
+    with pytest.raises(ValueError, match="split"):
+        td.load_corpus("wikitext2", split="dev")
+
+
+def test_gpt2_tokenizer_fails_fast_offline(tmp_path):
+    # a fresh interpreter with an empty HF cache and the hub switched off: no network, no retries
+    code = ("import time, transformers; from plural_utils import textdata as td; t = time.perf_counter()\n"
+            "try:\n    td.load_gpt2_tokenizer()\nexcept FileNotFoundError as e:\n"
+            "    print(round(time.perf_counter() - t, 3)); print(e)\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "PLURAL_GPT2_TOKENIZER_DIR": ""}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    seconds, message = out.stdout.split("\n", 1)
+    assert float(seconds) < 1.0, out.stdout + out.stderr
+    assert "not available offline" in message and "save_pretrained" in message
+
+
+def test_bpe_round_trip_and_cache(corpus, tmp_path):
+    first = td.train_bpe(corpus, 300, directory=tmp_path)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) == 2 and all(f.startswith("bpe-") for f in files)
+    again = td.train_bpe(corpus, 300, directory=tmp_path)
+    assert again.fingerprint == first.fingerprint and again.vocab_size == 300
+    assert len({first.pad_id, first.bos_id, first.eos_id}) == 3
+    ids = first.encode_batch(corpus[:5])
+    assert all(s[0] == first.bos_id and s[-1] == first.eos_id for s in ids)
+    assert first.decode_batch(ids) == corpus[:5]
+    cut = first.encode_batch(corpus[:5], max_length=6)
+    assert all(len(s) == 6 and s[-1] == first.eos_id for s in cut)
+    json_file = next(tmp_path.glob("bpe-*[0-9a-f].json"))
+    json_file.write_text(json_file.read_text().replace('"<eos>"', '"<EOS>"'))  # corrupt: retrained
+    assert td.train_bpe(corpus, 300, directory=tmp_path).fingerprint == first.fingerprint
+    with pytest.raises(ValueError, match="vocab_size"):
+        td.train_bpe(corpus, 100, directory=tmp_path)
+
+
+def test_passages_span_the_length_range(corpus):
+    passages = td.sample_passages(corpus, 500, 3, 30, np.random.default_rng(0))
+    lengths = td.word_count(passages)
+    assert lengths.min() >= 1 and lengths.max() == 30 and len(set(lengths.tolist())) >= 20
+    assert passages == td.sample_passages(corpus, 500, 3, 30, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="min_words"):
+        td.sample_passages(corpus, 5, 0, 3, np.random.default_rng(0))
+
+
+def test_pretrain_finetune_generate_perplexity(corpus, tok, tmp_path):
+    texts = td.sample_passages(corpus, 200, 2, 12, np.random.default_rng(1))
+    kwargs = dict(steps=30, batch_size=16, lr=3e-3, max_length=24, n_layer=1, n_head=2, n_embd=32,
+                  n_positions=32, warmup=5, directory=tmp_path, device="cpu", progress=False)
+    model, info = td.pretrain_lm(tok, texts, **kwargs)
+    again, info2 = td.pretrain_lm(tok, texts, **kwargs)
+    assert info == info2 and len(list(tmp_path.glob("gpt2-pretrain-*.safetensors"))) == 1
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    before = td.perplexity(model, tok, texts[:50], max_length=24)
+    losses = td.finetune(model, tok, texts[:50], epochs=3, lr=1e-3, batch_size=8, max_length=24, device="cpu")
+    after = td.perplexity(model, tok, texts[:50], max_length=24)
+    assert len(losses) == 3 * 7 and np.isfinite(losses).all()
+    assert after < before < tok.vocab_size * 2
+    one = td.generate(model, tok, n=7, max_new_tokens=12, seed=3, batch_size=4, device="cpu")
+    two = td.generate(model, tok, n=7, max_new_tokens=12, seed=3, batch_size=4, device="cpu")
+    assert len(one) == 7 and one == two and all(isinstance(t, str) for t in one)
+    cont = td.generate(model, tok, prompts=["The module", "A"], max_new_tokens=5, seed=0, device="cpu")
+    assert len(cont) == 2
+    with pytest.raises(ValueError, match="top_p"):
+        td.generate(model, tok, n=2, top_p=0.0)
+    with pytest.raises(ValueError, match="n_embd"):
+        td.small_gpt2(100, n_head=5, n_embd=32)
