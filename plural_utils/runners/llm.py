@@ -396,10 +396,10 @@ def llama_guard_scorer(folder: Path, batch_size: int = 16) -> Callable:
 
 def build_hf_setup(config: E11Config, seed: int = 0) -> E11Setup:
     """The paper backend: local Qwen-2.5-1.5B, reward models and UltraFeedback prompts (GPU)."""
+    found = check_paper_assets(config)  # before the slow imports: a missing file is reported at once
     import torch
     from transformers import AutoModelForCausalLM
 
-    found = check_paper_assets(config)
     table = load_prompt_file(found["prompts_path"])
     rng = np.random.default_rng([seed, 7])
     order = rng.permutation(len(table))
