@@ -74,7 +74,7 @@ register(
                 "n_embd": 32,
                 "init_steps": 10,
                 "init_batch": 16,
-                "head_epochs": 30,
+                "head_epochs": 150,
             },
             "cpu": _E11_CPU,
             "paper": _E11_PAPER,
