@@ -432,7 +432,10 @@ def _gpt2_tokenizer_files(source: str) -> str | None:
     except ImportError:
         return None
     for name in ("tokenizer.json", "vocab.json"):
-        hit = try_to_load_from_cache(repo_id=source, filename=name)
+        try:
+            hit = try_to_load_from_cache(repo_id=source, filename=name)
+        except ValueError:  # not a hub id (a missing folder, say)
+            return None
         if isinstance(hit, str):
             return str(Path(hit).parent)
     return None
@@ -526,9 +529,9 @@ def finetune(model, tok: TextTokenizer, texts: Sequence[str], epochs: int = 2, l
 def _progress(steps, enabled: bool, desc: str):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
-    return tqdm(total=len(steps), desc=desc, leave=False)
+    return tqdm(total=len(steps), desc=desc, leave=False, mininterval=2.0)
 
 
 def pretrain_lm(tok: TextTokenizer, texts: Sequence[str], steps: int, batch_size: int = 32, lr: float = 1e-3,
@@ -588,7 +591,6 @@ def pretrain_lm(tok: TextTokenizer, texts: Sequence[str], steps: int, batch_size
             losses.append(float(loss.detach()))
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{losses[-1]:.2f}")
         if bar is not None:
             bar.close()
         info = {"final_loss": float(np.mean(losses[-20:])) if losses else float("nan"),

@@ -124,3 +124,95 @@ def test_pretrain_finetune_generate_perplexity(corpus, tok, tmp_path):
         td.generate(model, tok, n=2, top_p=0.0)
     with pytest.raises(ValueError, match="n_embd"):
         td.small_gpt2(100, n_head=5, n_embd=32)
+
+
+# ---------------------------------------------------------------- E4 runner
+
+from plural_utils.profiles import get_profile  # noqa: E402
+from plural_utils.runners import text as tx  # noqa: E402
+
+TOY = dict(corpus="stdlib-docstrings", corpus_max_words=15_000, tokenizer="bpe", vocab_size=300, n_layer=1,
+           n_head=2, n_embd=32, n_positions=24, pretrain_steps=10, pretrain_batch=8, pretrain_lr=3e-3,
+           n_pretrain=200, n_seed=80, seed_max_words=12, T_A=3, distances=[0, 6], baselines=False, rounds=3,
+           n_curated=12, n_generate=16, max_new_tokens=16, max_length=16)
+
+
+def test_config_validation_names_the_parameter():
+    for bad, match in [(dict(q=1.5), "q"), (dict(tokenizer="gpt3"), "tokenizer.*bpe, gpt2"),
+                       (dict(corpus="x"), "corpus"), (dict(distances=[-1]), "distances"),
+                       (dict(top_p=0.0), "top_p"), (dict(max_new_tokens=40), "n_positions"),
+                       (dict(rounds=-1), "rounds")]:
+        with pytest.raises(ValueError, match=match):
+            tx.TextConfig(**{**TOY, **bad})
+    names = [c["name"] for c in tx.TextConfig(**{**TOY, "baselines": True}).conditions()]
+    assert names == ["d=0", "d=6", "only T_A=3", "only T_B=9"]
+
+
+def test_rewards_and_leakage_proxy():
+    R = tx.length_rewards([0, 3, 9], (3, 9))
+    assert np.array_equal(R, [[-3, 0, -6], [-9, -6, 0]])
+    # active A picks L=9 (in B's bin): leaks; active B picks L=9: does not
+    assert tx.bin_leakage(np.array([9, 9, 3, 5]), np.array([0, 1, 1, 0]), (3, 9), 1) == 0.5
+
+
+def test_paper_profile_fails_fast_without_data(tmp_path, monkeypatch):
+    monkeypatch.delenv("PLURAL_WIKITEXT2_DIR", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    config = tx.config_from_profile(get_profile("e4", "paper"))
+    assert (config.n_layer, config.n_head, config.n_embd, config.vocab_size) == (6, 6, 384, 50257)
+    from transformers import GPT2TokenizerFast  # noqa: F401  (import time is not what we measure)
+
+    started = time.perf_counter()
+    with pytest.raises(FileNotFoundError, match="wiki.train.raw"):
+        tx.prepare(config, cache=str(tmp_path))
+    for name in td.WIKITEXT2_FILES.values():
+        (tmp_path / name).write_text(" A line of text . \n")
+    monkeypatch.setenv("PLURAL_GPT2_TOKENIZER_DIR", str(tmp_path / "no-tokenizer"))
+    with pytest.raises(FileNotFoundError, match="GPT-2's tokenizer"):
+        tx.prepare(tx.TextConfig(**{**dataclasses_asdict(config), "corpus_root": str(tmp_path)}), cache=str(tmp_path))
+    assert time.perf_counter() - started < 2.0
+
+
+def dataclasses_asdict(config):
+    import dataclasses
+
+    return dataclasses.asdict(config)
+
+
+_RUN = """
+import json, sys
+from plural_utils.runners import text as tx
+config = tx.TextConfig(**json.loads(sys.argv[1]))
+table, lengths, _ = tx.run_text_curation(config, seed=3, checkpoint_dir=sys.argv[2], device="cpu", progress=False,
+                                         cache=sys.argv[3])
+"""
+
+
+def test_killed_run_resumes_exactly(tmp_path):
+    import json
+
+    config = tx.TextConfig(**TOY)
+    cache = str(tmp_path / "cache")
+    full, full_lengths, _ = tx.run_text_curation(config, seed=3, checkpoint_dir=str(tmp_path / "a"), device="cpu",
+                                                 progress=False, cache=cache)
+    assert len(full) == 2 * (config.rounds + 1)
+    trained = full[full["round"] > 0]
+    assert (trained["curated_reward"] > trained["pool_reward"]).all()
+    assert np.isfinite(full["H_L"]).all() and (np.diff(trained["pool_size"].to_numpy()[:3]) >= 0).all()
+    env = {**os.environ, "PLURAL_CHECKPOINT_KILL_AFTER": "2", "OMP_WAIT_POLICY": "PASSIVE"}
+    killed = subprocess.run([sys.executable, "-c", _RUN, json.dumps(TOY), str(tmp_path / "b"), cache],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    saved = list((tmp_path / "b").glob("text-*.npz"))
+    assert len(saved) == 1 and len(list((tmp_path / "b").glob("text-*-round2.safetensors"))) == 1
+    resumed, resumed_lengths, _ = tx.run_text_curation(config, seed=3, checkpoint_dir=str(tmp_path / "b"),
+                                                       device="cpu", progress=False, cache=cache)
+    columns = [c for c in full.columns if c != "seconds"]
+    pd_testing().assert_frame_equal(full[columns], resumed[columns], check_dtype=False)
+    pd_testing().assert_frame_equal(full_lengths, resumed_lengths, check_dtype=False)
+
+
+def pd_testing():
+    import pandas.testing
+
+    return pandas.testing
