@@ -208,8 +208,11 @@ def test_paper_profile_runs_end_to_end_on_a_fake_cifar(tmp_path, cache):
     _write_cifar(tmp_path / "cifar", per_batch=8)
     cfg = get_profile("e3", "paper", data_dir=str(tmp_path / "cifar"), classifier_steps=2, classifier_batch=8,
                       flow_channels=64, pretrain_steps=1, pretrain_batch=4, retrain_steps=1, retrain_batch=4,
-                      ode_steps=1, N=8, n=4, K=2, T=1, n_ref=6, inception_fid=False)
-    prep = prepare(ImageConfig.from_profile(cfg), seed=0, progress=False)
+                      ode_steps=1, N=8, n=4, K=2, T=1, n_ref=6)
+    assert cfg["inception_fid"]
+    with pytest.warns(UserWarning, match="torch-fidelity|weights-inception"):
+        prep = prepare(ImageConfig.from_profile(cfg), seed=0, progress=False)
+    assert not prep.inception
     run = run_condition(prep, ClassifierRewards(cfg["targets"], 10.0, prep.data.classes), [0.5, 0.5, 0, 0, 0])
     assert list(run.table["t"]) == [0, 1] and run.samples.shape[1:] == (3, 32, 32)
 

@@ -10,6 +10,8 @@ so 1 means "as diverse as the data" (the paper's values lie in [0.05, 0.86]).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from ..metrics import entropy, leakage_rate
 
@@ -76,15 +78,27 @@ def leakage_proxy(active: np.ndarray, selected_labels: np.ndarray, targets) -> n
     return leakage_rate(active, basin, len(targets))
 
 
+INCEPTION_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"
+
+
 def inception_fid_available() -> str | None:
-    """``None`` when Inception FID can run offline, else why not (what to install or download)."""
+    """``None`` when Inception FID can run offline, else why not (what to install or download).
+
+    torchmetrics' ``FrechetInceptionDistance`` needs ``torch-fidelity`` and fetches the
+    Inception weights from GitHub on first use; we never download, so the weights must
+    already be in ``<torch hub dir>/checkpoints``.
+    """
     try:
+        import torch
         import torch_fidelity  # noqa: F401
         from torchmetrics.image.fid import FrechetInceptionDistance  # noqa: F401
     except ImportError:
-        return ("Inception FID needs `torch-fidelity` (pip install torch-fidelity) for torchmetrics' "
-                "FrechetInceptionDistance, and its Inception weights (weights-inception-2015-12-05-6726825d.pth) "
-                "in the torch hub cache; not installed here, so FID is computed on classifier features")
+        return ("Inception FID needs the package torch-fidelity (pip install torch-fidelity; not in "
+                "requirements.txt) for torchmetrics' FrechetInceptionDistance")
+    weights = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS
+    if not weights.exists():
+        return (f"Inception FID needs {INCEPTION_WEIGHTS} in {weights.parent} (download it from "
+                f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{INCEPTION_WEIGHTS})")
     return None
 
 

@@ -11,8 +11,8 @@ cached classifier and pretrained flow are shared with E3.
 Expected ``paper`` time (an estimate, as for E3): 7 conditions x 25 rounds x ~1-1.5 h.
 """
 
+from ..images.settings import CPU, PAPER, SMOKE
 from ..profiles import Experiment, register
-from .e3 import CPU, PAPER, SMOKE
 
 _E3_ONLY = ("targets", "balanced_M", "polarized_q")
 
@@ -43,7 +43,7 @@ register(
         title="E10: flow retraining with learned reward models (Fig. 8)",
         notebook="notebooks/images/e10_learned_rewards.ipynb",
         profiles={
-            "smoke": _e10(SMOKE, SMOKE_REWARDS, reward_steps=80, reward_batch=64),
+            "smoke": _e10(SMOKE, SMOKE_REWARDS, reward_steps=60, reward_batch=64),
             "cpu": _e10(CPU, CPU_REWARDS, T=6),
             "paper": _e10(PAPER, PAPER_REWARDS),
         },

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -142,6 +143,7 @@ class Prepared:
     ref_intra_variance: float
     device: str
     ref_images: np.ndarray = field(repr=False, default=None)
+    inception: bool = False
 
     @property
     def shape(self):
@@ -187,10 +189,18 @@ def prepare(config: ImageConfig, seed: int = 0, progress: bool = True, device: s
     """Load the data, train (or load from the cache) the classifier and the pretrained flow.
 
     The flow is pretrained by OT-CFM on the whole (``n_train``) training set, as the
-    paper's initial model on all 50,000 CIFAR-10 images.
+    paper's initial model on all 50,000 CIFAR-10 images. With ``inception_fid`` but no
+    torch-fidelity or no local Inception weights it warns (before any training) and
+    falls back to FID on the classifier's features.
     """
     device = device or default_device()
     data = load_dataset(config.dataset, config.image_size, config.data_dir)
+    inception = False
+    if config.inception_fid:
+        reason = im.inception_fid_available()
+        if reason is not None:
+            warnings.warn(f"{reason}; FID is computed on the classifier's features instead", stacklevel=2)
+        inception = reason is None
     if config.n_train is not None:
         data = dataclasses.replace(data, train_x=data.train_x[:config.n_train], train_y=data.train_y[:config.n_train])
     classifier, classifier_info = _classifier(config, data, seed, device, progress)
@@ -207,7 +217,7 @@ def prepare(config: ImageConfig, seed: int = 0, progress: bool = True, device: s
     ref = data.test_x[:config.n_ref]
     probs, feats = predict_probs_features(classifier, ref, device)
     return Prepared(config, data, classifier, classifier_info, flow_state, flow_info, feats,
-                    im.total_variance(feats), im.intra_class_variance(feats, probs.argmax(1)), device, ref)
+                    im.total_variance(feats), im.intra_class_variance(feats, probs.argmax(1)), device, ref, inception)
 
 
 def predict_probs_features(net, x, device):
@@ -316,8 +326,9 @@ def _round_row(prep: Prepared, rewards, t: int, x: np.ndarray, probs: np.ndarray
         "feature_var": im.total_variance(feats) / prep.ref_total_variance,
         "intra_class_var": im.intra_class_variance(feats, labels) / prep.ref_intra_variance,
     }
-    if c.inception_fid:
-        row["inception_fid"] = im.inception_fid(prep.ref_images, x, prep.device)
+    if prep.inception:
+        row["fid_classifier"] = row["fid"]
+        row["fid"] = im.inception_fid(prep.ref_images, x, prep.device)
     for k, share in enumerate(im.class_histogram(labels, n_classes)):
         row[f"p_class{k}"] = share
     for name, r in zip(rewards.names, R):
@@ -363,8 +374,9 @@ def run_condition(prep: Prepared, rewards, q: Sequence[float], seed: int = 0, pr
     -------
     ConditionRun
         Table with one row per round ``t = 0..T``: ``fid`` (Fréchet distance on the
-        classifier's features to ``n_ref`` held-out real images, or Inception FID in
-        ``inception_fid``), ``entropy``, ``kl_uniform``, ``feature_var``,
+        classifier's features to ``n_ref`` held-out real images; with Inception FID
+        available and ``inception_fid`` set, Inception FID, the classifier one then in
+        ``fid_classifier``), ``entropy``, ``kl_uniform``, ``feature_var``,
         ``intra_class_var`` (relative to real images), ``p_class{k}``, ``E_<reward>``,
         ``Var_<reward>`` over the ``N`` samples of ``G_t``; ``leakage_<reward>`` and
         ``curation_gain`` of round ``t``'s curation (NaN at ``t = 0``).
