@@ -62,8 +62,11 @@ register(
                 "T": 2,
                 "n_prompts": 12,
                 "per_prompt": 2,
-                "n_curated": 16,
+                "n_curated": 32,
                 "K": 4,
+                # the barely trained smoke policy's rewards vary by ~0.01: a low temperature keeps
+                # the selection sharp, so the notebook's check that curation lifts the active reward holds
+                "tau": 0.002,
                 "max_length": 64,
                 "max_new_tokens": 24,
                 "n_heldout": 16,
