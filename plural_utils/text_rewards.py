@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -48,10 +47,11 @@ import pandas as pd
 
 from .modelcache import cached, default_device
 from .results import REPO_ROOT, atomic_write_text
+from .textdata import PYTHON_DOC_PATH
 from .validation import check_nonnegative_int
 
 DATA_DIR = REPO_ROOT / "data" / "e11"
-PYTHON_INFO = Path("/usr/share/info/python3.11.info.gz")
+PYTHON_INFO = PYTHON_DOC_PATH  # Debian's python3.11-doc, the corpus of the text experiments
 EMBED_DIM = 384
 ANSWER_WORDS = 30
 

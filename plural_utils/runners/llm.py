@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 from .. import textdata as td
 from .. import text_rewards as tr
 from ..checkpoint import (RoundCheckpoint, generator_state, maybe_simulate_kill, resolve_checkpoint_dir,
-                          restore_generator, stable_hash)
+                          restore_generator)
 from ..curation import curate
 from ..modelcache import default_device, load_state, save_state
 from ..validation import check_choice, check_K, check_nonnegative_int, check_positive, check_q
