@@ -148,7 +148,7 @@ def test_paper_defaults_fail_fast_listing_everything(offline):
     with pytest.raises(FileNotFoundError) as err:
         llm.build_hf_setup(E11Config(**get_profile("e11", "paper")))
     assert time.perf_counter() - start < 2.0
-    for what in ("Qwen-2.5-1.5B", "ArmoRM-Llama3-8B-v0.1", "Llama-Guard-3-1B", "UltraFeedback"):
+    for what in ("Qwen-2.5-1.5B", "ArmoRM", "trust_remote_code", "Llama-Guard-3-1B", "UltraFeedback"):
         assert what in str(err.value)
 
 

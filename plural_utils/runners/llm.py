@@ -228,9 +228,9 @@ def build_small_setup(config: E11Config, seed: int = 0, cache_dir=None, progress
 
 _FETCH = {
     "policy": ("Qwen-2.5-1.5B", POLICY_ENV, "huggingface-cli download Qwen/Qwen2.5-1.5B --local-dir <dir>"),
-    "helpfulness_rm": ("the helpfulness reward model", HELPFULNESS_ENV,
-                       "huggingface-cli download <reward model> --local-dir <dir> (any reward model that loads with "
-                       "AutoModelForSequenceClassification and num_labels=1 without trust_remote_code)"),
+    "helpfulness_rm": ("the helpfulness reward model (the paper's ArmoRM needs trust_remote_code, kept off here, so "
+                       "use one that loads with AutoModelForSequenceClassification and num_labels=1)", HELPFULNESS_ENV,
+                       "huggingface-cli download Skywork/Skywork-Reward-Llama-3.1-8B-v0.2 --local-dir <dir>"),
     "safety_model": ("Llama-Guard-3-1B", SAFETY_ENV,
                      "accept the licence on huggingface.co/meta-llama/Llama-Guard-3-1B, then "
                      "huggingface-cli download meta-llama/Llama-Guard-3-1B --local-dir <dir>"),
