@@ -10,7 +10,7 @@ without them.
 
 ``cpu`` is an offline stand-in sized for a 2-core laptop: the Python manual
 as corpus, a 4,096-token BPE trained here, a smaller decoder (4 layers x 4
-heads x 128) pretrained briefly here, shorter texts (targets of 4 to 20 words)
+heads x 128) pretrained briefly here, shorter texts (targets of 2 to 14 words)
 and 10 rounds; the curation and fine-tuning settings are the paper's.
 """
 
@@ -59,12 +59,12 @@ _E4_CPU = {
     "n_head": 4,
     "n_embd": 128,
     "n_positions": 48,
-    "pretrain_steps": 400,
+    "pretrain_steps": 600,
     "pretrain_lr": 2e-3,
     "n_pretrain": 20_000,
-    "seed_max_words": 24,
-    "T_A": 4,
-    "distances": [0, 4, 8, 12, 16],
+    "seed_max_words": 20,
+    "T_A": 2,
+    "distances": [0, 4, 8, 12],
     "rounds": 10,
     "max_new_tokens": 40,
     "max_length": 40,
@@ -92,7 +92,7 @@ register(
                 "n_seed": 200,
                 "seed_max_words": 14,
                 "T_A": 3,
-                "distances": [0, 4, 8],
+                "distances": [0, 6],
                 "rounds": 2,
                 "n_curated": 32,
                 "n_generate": 48,
