@@ -353,7 +353,8 @@ def helpfulness_scorer(folder: Path, batch_size: int = 16) -> Callable:
         out = np.empty(len(chats))
         with torch.no_grad():
             for start, batch in _batched(chats, batch_size):
-                enc = tok(batch, return_tensors="pt", padding=True, truncation=True, max_length=1024).to(device)
+                enc = tok(batch, return_tensors="pt", padding=True, truncation=True, max_length=1024,
+                          add_special_tokens=False).to(device)  # the chat template already has them
                 out[start:start + len(batch)] = model(**enc).logits[:, 0].float().cpu().numpy()
         return 1.0 / (1.0 + np.exp(-out))  # on [0, 1] like r_safe
 
