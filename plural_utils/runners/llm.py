@@ -346,6 +346,9 @@ def helpfulness_scorer(folder: Path, batch_size: int = 16) -> Callable:
     tok = AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
     model = AutoModelForSequenceClassification.from_pretrained(
         folder, local_files_only=True, trust_remote_code=False, torch_dtype=torch.bfloat16).to(device).eval()
+    if tok.pad_token_id is None:  # Llama-based reward models have none; batches need one
+        tok.pad_token = tok.eos_token
+    model.config.pad_token_id = tok.pad_token_id
 
     def score(prompts, responses) -> np.ndarray:
         chats = [tok.apply_chat_template([{"role": "user", "content": p}, {"role": "assistant", "content": r}],
