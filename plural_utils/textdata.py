@@ -562,6 +562,7 @@ def pretrain_lm(tok: TextTokenizer, texts: Sequence[str], steps: int, batch_size
     if max_length > n_positions:
         raise ValueError(f"max_length ({max_length}) must be <= n_positions ({n_positions})")
     device = device or default_device()
+    torch.manual_seed(seed)  # the initial weights, too, come from the seed
     model = small_gpt2(tok.vocab_size, n_layer, n_head, n_embd, n_positions, tokenizer=tok)
     key = {"texts": texts_hash(texts), "tokenizer": tok.fingerprint, "config": model_config(model),
            "steps": int(steps), "batch_size": int(batch_size), "lr": float(lr), "max_length": int(max_length),

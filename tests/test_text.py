@@ -110,6 +110,9 @@ def test_pretrain_finetune_generate_perplexity(corpus, tok, tmp_path):
     again, info2 = td.pretrain_lm(tok, texts, **kwargs)
     assert info == info2 and len(list(tmp_path.glob("gpt2-pretrain-*.safetensors"))) == 1
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    torch.manual_seed(12345)  # the global RNG state must not matter: a fresh build is the same model
+    fresh, _ = td.pretrain_lm(tok, texts, **{**kwargs, "directory": tmp_path / "fresh"})
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
     before = td.perplexity(model, tok, texts[:50], max_length=24)
     losses = td.finetune(model, tok, texts[:50], epochs=3, lr=1e-3, batch_size=8, max_length=24, device="cpu")
     after = td.perplexity(model, tok, texts[:50], max_length=24)

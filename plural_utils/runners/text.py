@@ -244,8 +244,9 @@ def _generate(model, tok, config: TextConfig, torch_seed: int, device: str) -> l
 
 def _round_row(cond: dict, t: int, generated_lengths: np.ndarray, delta: int, **extra) -> dict:
     targets = (cond["T_A"], cond["T_B"])
-    # numbers only: the checkpoint stores the rows as plain (non-object) arrays
-    return dict(d=cond["d"], T_A=cond["T_A"], T_B=cond["T_B"], q=cond["q"], round=t, H_L=label_entropy(generated_lengths) + 0.0,  # + 0.0: no "-0.0"
+    # numbers only: the checkpoint stores the rows as plain (non-object) arrays; "+ 0.0" turns -0.0 into 0.0
+    return dict(d=cond["d"], T_A=cond["T_A"], T_B=cond["T_B"], q=cond["q"], round=t,
+                H_L=label_entropy(generated_lengths) + 0.0,
                 mean_L=float(generated_lengths.mean()), sd_L=float(generated_lengths.std()),
                 bin_A=float(np.mean(np.abs(generated_lengths - targets[0]) <= delta)),
                 bin_B=float(np.mean(np.abs(generated_lengths - targets[1]) <= delta)), **extra)
