@@ -8,6 +8,8 @@ as black boxes: the probability of a class group (two groups) and a regressor of
 image's ink mass. The generator, classifier and data settings are E3's, and the
 cached classifier and pretrained flow are shared with E3.
 
+Measured at ``cpu`` on the shared 2-core machine: 1,026 s for the whole notebook (three reward
+nets, ~50 s, plus 7 conditions x 6 rounds; the classifier and flow came from E3's cache).
 Expected ``paper`` time (an estimate, as for E3): 7 conditions x 25 rounds x ~1-1.5 h.
 """
 

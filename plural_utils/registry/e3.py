@@ -13,7 +13,8 @@ or attention (0.24 M parameters) costs ~0.6 ms per image per velocity call and
 steps and 50 retraining steps make a round ~15 s idle (~26 s measured with the two
 cores shared by three jobs). A single reward collapses the flow within 2-3 rounds
 (measured), so ``T = 6`` rounds x 9 runs; the one-off classifier fit and 1,500-step
-flow pretraining took 503 s under the same load, and are cached for E10 and reruns.
+flow pretraining took 503 s under the same load, and are cached for E10 and reruns; the 9 x 6
+rounds then took 1,368 s, ~31 minutes in all on a cold cache (an idle machine should need about 20, an estimate).
 
 ``paper`` (CIFAR-10 binary, VGG11, torchcfm's CIFAR-10 UNet of 36 M parameters, ``N = 50,000``,
 ``n = 2,500``, ``T = 25``, Inception FID when torch-fidelity and its weights are present):
