@@ -44,7 +44,7 @@ def class_histogram(labels: np.ndarray, n_classes: int) -> np.ndarray:
 
 def class_entropy(labels: np.ndarray, n_classes: int) -> float:
     """Entropy (nats) of the predicted-class distribution over all ``n_classes`` classes."""
-    return entropy(class_histogram(labels, n_classes))
+    return entropy(class_histogram(labels, n_classes)) + 0.0  # one class: 0.0, not -0.0
 
 
 def kl_to_uniform(labels: np.ndarray, n_classes: int) -> float:
