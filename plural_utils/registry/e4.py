@@ -11,7 +11,7 @@ without them.
 ``cpu`` is an offline stand-in sized for a 2-core laptop: the Python manual
 as corpus, a 4,096-token BPE trained here, a smaller decoder (4 layers x 4
 heads x 128) pretrained briefly here, shorter texts (targets of 2 to 14 words)
-and 10 rounds; the curation and fine-tuning settings are the paper's.
+and the paper's 20 rounds; the curation and fine-tuning settings are the paper's.
 """
 
 from ..profiles import Experiment, register
@@ -65,7 +65,7 @@ _E4_CPU = {
     "seed_max_words": 20,
     "T_A": 2,
     "distances": [0, 4, 8, 12],
-    "rounds": 10,
+    "rounds": 20,
     "max_new_tokens": 40,
     "max_length": 40,
 }
