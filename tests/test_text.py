@@ -219,3 +219,38 @@ def pd_testing():
     import pandas.testing
 
     return pandas.testing
+
+
+def test_paper_path_runs_on_stand_in_files(corpus, tmp_path, monkeypatch):
+    """The wikitext2 + GPT-2-tokenizer path end to end, with local files in the paper's formats."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    wiki = tmp_path / "wikitext-2-raw"
+    wiki.mkdir()
+    lines = "".join(f" = Section {i} = \n\n {p} \n\n" for i, p in enumerate(corpus[:400]))
+    for name in td.WIKITEXT2_FILES.values():
+        (wiki / name).write_text(lines)
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    backend.train_from_iterator(corpus, trainer=trainers.BpeTrainer(
+        vocab_size=1100, special_tokens=["<|endoftext|>"], show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    folder = tmp_path / "gpt2-tokenizer"
+    folder.mkdir()
+    backend.save(str(folder / "tokenizer.json"))
+    monkeypatch.setenv("PLURAL_GPT2_TOKENIZER_DIR", str(folder))
+    monkeypatch.setenv("PLURAL_WIKITEXT2_DIR", str(wiki))
+
+    tok = td.load_gpt2_tokenizer()
+    assert tok.bos_id == tok.eos_id == tok.pad_id == backend.token_to_id("<|endoftext|>")
+    assert tok.decode_batch(tok.encode_batch(corpus[:4])) == corpus[:4]
+    paper = get_profile("e4", "paper")
+    config = tx.TextConfig(**{**paper, **{k: v for k, v in TOY.items() if k not in ("corpus", "tokenizer",
+                                                                                   "corpus_max_words")},
+                              "vocab_size": 1100, "rounds": 1, "baselines": True})
+    assert (config.corpus, config.tokenizer) == ("wikitext2", "gpt2")
+    table, lengths, setup = tx.run_text_curation(config, seed=0, device="cpu", progress=False,
+                                                 cache=str(tmp_path / "cache"))
+    assert setup.tok.name == "gpt2" and len(table) == 4 * 2
+    assert set(lengths["round"]) == {0, 1} and np.isfinite(table["H_L"]).all()
