@@ -12,6 +12,10 @@ without them.
 as corpus, a 4,096-token BPE trained here, a smaller decoder (4 layers x 4
 heads x 128) pretrained briefly here, shorter texts (targets of 2 to 14 words)
 and the paper's 20 rounds; the curation and fine-tuning settings are the paper's.
+
+Measured on the shared 2-core machine: ``smoke`` notebook 10-16 s; ``cpu``
+notebook 7.5-11.5 min, of which 100-180 s train the BPE and the base model
+once (cached; about 5.5-8.5 min when cached).
 """
 
 from ..profiles import Experiment, register
