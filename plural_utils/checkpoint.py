@@ -10,7 +10,8 @@ resume mid-stream, the finished table is bitwise the one of an uninterrupted
 run.
 
 One run is one file, ``<runner>-<hash>.npz`` (the hash is of the run's
-settings and seed), replaced atomically every round (temporary file,
+settings, its seed and a fingerprint of the package's source, so that a run
+never resumes from rounds that an older version of the code computed), replaced atomically every round (temporary file,
 ``fsync``, ``os.replace``): a kill at any moment leaves the previous round's
 checkpoint or the new one. Arrays are stored as ``.npy`` members and the
 rest as JSON, read back with ``allow_pickle=False``: loading a checkpoint
@@ -23,6 +24,7 @@ they do not checkpoint.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -41,7 +43,8 @@ CHECKPOINT_ENV = "PLURAL_CHECKPOINT_DIR"
 # Test hook: a runner SIGKILLs its own process right after saving this round,
 # the way a preempted cluster job dies (no clean-up, no exception handler runs).
 KILL_AFTER_ENV = "PLURAL_CHECKPOINT_KILL_AFTER"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_PACKAGE_DIR = Path(__file__).resolve().parent
 _META = "__meta__"
 _ROWS = "rows__"
 
@@ -50,6 +53,20 @@ def stable_hash(obj: Any, length: int = 12) -> str:
     """Hex digest of ``obj``'s canonical JSON (sorted keys): the same in every process and run."""
     text = json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of every ``.py`` file of :mod:`plural_utils` (paths and contents).
+
+    Part of every checkpoint's key: after any change to the package's code a
+    rerun starts over instead of resuming from rounds the old code computed.
+    """
+    h = hashlib.sha256()
+    for path in sorted(_PACKAGE_DIR.rglob("*.py")):
+        h.update(path.relative_to(_PACKAGE_DIR).as_posix().encode("utf-8") + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
 
 
 def resolve_checkpoint_dir(explicit: str | os.PathLike | None = None) -> Path | None:
@@ -102,12 +119,14 @@ class RoundCheckpoint:
     runner : str
         Prefix of the file name, e.g. ``"gmm"``.
     key : mapping
-        Everything that defines the run (settings and seed). Its hash names the
-        file, and it is stored inside: a file whose key differs is refused.
+        Everything that defines the run (settings and seed). Its hash, with
+        :func:`code_fingerprint`, names the file, and both are stored inside: a
+        file whose key or code differs is refused.
     """
 
     def __init__(self, directory: str | os.PathLike, runner: str, key: Mapping[str, Any]):
-        self.key = json.loads(json.dumps(to_jsonable(dict(key)), sort_keys=True))
+        key = {**dict(key), "__code__": code_fingerprint()}
+        self.key = json.loads(json.dumps(to_jsonable(key), sort_keys=True))
         self.path = Path(directory) / f"{runner}-{stable_hash(self.key)}.npz"
 
     def save(self, state: Mapping[str, Any], arrays: Mapping[str, np.ndarray], rows: list[dict]) -> Path:

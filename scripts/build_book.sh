@@ -16,6 +16,10 @@ BOOK_OUT="${BOOK_OUT:-.}"
 EXECUTED="$BOOK_OUT/_build/executed"
 STAGE="$BOOK_OUT/_build/src"
 
+# Every round-based runner checkpoints here: rerun after a kill, the build resumes each run at its
+# last finished round (checkpoints are keyed by settings, seed and the package's code).
+export PLURAL_CHECKPOINT_DIR="${PLURAL_CHECKPOINT_DIR:-$PWD/_cache/rounds}"
+
 echo "== executing notebooks at profile $PROFILE"
 python -m plural_utils run-all --profile "$PROFILE" --output-dir "$EXECUTED"
 

@@ -145,3 +145,15 @@ def test_finite_k_run_killed_mid_way_resumes_bitwise(tmp_path, K):
     )
     resumed = run_gmm_finite_k(K, 0.5, 3, checkpoint_dir=tmp_path, **FINITE_K)
     pd.testing.assert_frame_equal(resumed, uninterrupted, check_exact=True)
+
+
+def test_a_code_change_starts_over(tmp_path, monkeypatch):
+    old = ckpt.RoundCheckpoint(tmp_path, "demo", {"seed": 0})
+    old.save({"t": 3}, {}, [{"t": 3}])
+    assert old.key["__code__"] == ckpt.code_fingerprint()
+    monkeypatch.setattr(ckpt, "code_fingerprint", lambda: "another-version")
+    new = ckpt.RoundCheckpoint(tmp_path, "demo", {"seed": 0})
+    assert new.path != old.path and new.load() is None  # the old rounds are not resumed
+    new.path.write_bytes(old.path.read_bytes())  # nor accepted under the new name
+    with pytest.raises(ValueError, match="another run"):
+        new.load()
