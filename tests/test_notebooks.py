@@ -31,3 +31,8 @@ def test_notebook_runs_at_smoke(name, tmp_path, results_root, monkeypatch):
     figures = [o for c in executed.cells if c.cell_type == "code"
                for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert figures, f"{name}: no figure was rendered into the executed notebook"
+    # Sphinx (-W) fails the book on a name glued twice; catch it here, at smoke.
+    glued = [o["metadata"]["scrapbook"]["name"] for c in executed.cells if c.cell_type == "code"
+             for o in c.get("outputs", []) if "scrapbook" in o.get("metadata", {})]
+    twice = sorted({g for g in glued if glued.count(g) > 1})
+    assert not twice, f"{name}: glue names used more than once: {twice}"
