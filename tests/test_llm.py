@@ -1,5 +1,6 @@
 """E11 (Appendix C.8): reward data and heads, the recursive SFT runner, its resume, the paper path's failures."""
 
+import gzip
 import json
 import os
 import subprocess
@@ -63,9 +64,49 @@ def test_safety_sentences_follow_the_labelling_rule():
             assert safe in row.text or row.text.startswith(("Never", "Be careful", "Avoid"))
 
 
+PROSE = ("The {name} module provides functions for working with {name} objects, and this paragraph "
+         "is long enough to count as prose because it has well over twenty words in it.")
+
+
+def _info_file(path):
+    """A gzipped info file in the Python manual's layout: a header, then nodes split by \\x1f."""
+    nodes = [
+        ("alpha — Alpha things", "Some intro.\n\n" + PROSE.format(name="alpha")),
+        ("beta — Beta things", "     code = 1  # indented: code, skipped\n\n"
+         "See *note the beta guide: 2f. for details; " + PROSE.format(name="beta")),
+        ("alpha — Alpha things<2>", PROSE.format(name="changelog")),  # repeated title: skipped
+        ("gamma", "Too short to be prose."),  # no paragraph of 20 words: skipped
+        ("What is delta?", "* Menu:\n\n" + PROSE.format(name="delta")),
+    ]
+    text = "This is python3.11.info, produced by makeinfo.\n"
+    for title, body in nodes:
+        text += f"\x1f\nFile: python3.11.info,  Node: {title},  Next: x,  Up: Top\n\n{body}\n"
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.write(text)
+    return path
+
+
+def test_builder_reads_sections_of_an_info_file(tmp_path):
+    info = _info_file(tmp_path / "manual.info.gz")
+    sections = tr.info_sections(info)
+    assert [title for title, _ in sections] == ["alpha — Alpha things", "beta — Beta things", "What is delta?"]
+    beta = dict(sections)["beta — Beta things"]
+    assert beta.startswith("See the beta guide for details;") and "*note" not in beta
+    prompts = tr.build_prompts(info, n_prompts=10, heldout_fraction=0.5, seed=0)
+    assert len(prompts) == 3 and set(prompts["split"]) <= {"train", "heldout"}
+    assert "What is delta?" in set(prompts["prompt"])  # a title that is a question is the prompt
+    assert (prompts["answer"].str.split().str.len() <= tr.ANSWER_WORDS).all()
+    first = [p.read_bytes() for p in tr.build_data(tmp_path / "a", info_path=info)]
+    assert first == [p.read_bytes() for p in tr.build_data(tmp_path / "b", info_path=info)]  # deterministic
+    with pytest.raises(FileNotFoundError, match="apt-get install python3.11-doc"):
+        tr.info_sections(tmp_path / "absent.info.gz")
+
+
 def test_shipped_data_is_what_the_builder_writes(tmp_path):
-    if not tr.PYTHON_INFO.exists():
-        pytest.skip("Debian's python3.11-doc is not installed")
+    # The shipped data/e11 must be exactly what the builder makes from Debian's manual, which
+    # scripts/setup.sh installs; without it this check cannot be made, so it fails rather than skips.
+    assert tr.PYTHON_INFO.exists(), (f"{tr.PYTHON_INFO} is missing: run scripts/setup.sh as root "
+                                     "or apt-get install python3.11-doc")
     tr.build_data(tmp_path)
     for name in ("prompts.jsonl", "safety_sentences.jsonl"):
         assert (tmp_path / name).read_bytes() == (tr.DATA_DIR / name).read_bytes()
