@@ -154,3 +154,33 @@ class RoundCheckpoint:
         columns = meta["columns"]
         table = pd.DataFrame({col: members.pop(f"{_ROWS}{col}") for col in columns}, columns=columns)
         return Saved(meta["state"], members, table.to_dict("records"))
+
+    # Neural runners also keep the model of the last finished round. Its weights are a
+    # safetensors file beside the checkpoint (plural_utils.modelcache), written BEFORE the
+    # checkpoint that names it, so a kill between the two leaves the previous round intact.
+
+    def _weights_stem(self, t: int) -> str:
+        return f"{self.path.stem}-t{int(t)}"
+
+    def save_round(self, state: Mapping[str, Any], arrays: Mapping[str, np.ndarray], rows: list[dict],
+                   tensors: Mapping[str, Any]) -> Path:
+        """:meth:`save` plus the model ``tensors`` of round ``state["t"]``; older rounds' weights are removed."""
+        from .modelcache import save_state  # modelcache imports this module
+
+        t = int(state["t"])
+        stem = self._weights_stem(t)
+        save_state(self.path.parent / stem, tensors, key={"t": t})
+        written = self.save({**dict(state), "weights": stem}, arrays, rows)
+        for old in self.path.parent.glob(f"{self.path.stem}-t*.safetensors"):
+            if old.name != f"{stem}.safetensors":
+                old.unlink(missing_ok=True)
+                old.with_suffix(".json").unlink(missing_ok=True)
+        return written
+
+    def load_weights(self, saved: Saved, device: str = "cpu") -> dict:
+        """The model tensors that :meth:`save_round` stored with ``saved`` (checksum verified)."""
+        from .modelcache import load_state
+
+        tensors, _ = load_state(self.path.parent / saved.state["weights"], key={"t": int(saved.state["t"])},
+                                device=device)
+        return tensors

@@ -157,3 +157,23 @@ def test_a_code_change_starts_over(tmp_path, monkeypatch):
     new.path.write_bytes(old.path.read_bytes())  # nor accepted under the new name
     with pytest.raises(ValueError, match="another run"):
         new.load()
+
+
+def test_round_weights_are_saved_first_and_only_the_last_kept(tmp_path, monkeypatch):
+    import torch
+
+    cp = ckpt.RoundCheckpoint(tmp_path, "net", {"seed": 0})
+    cp.save_round({"t": 1}, {}, [{"t": 1}], {"w": torch.ones(3)})
+    cp.save_round({"t": 2}, {}, [{"t": 1}, {"t": 2}], {"w": torch.full((3,), 2.0)})
+    saved = cp.load()
+    assert saved.state["t"] == 2 and torch.equal(cp.load_weights(saved)["w"], torch.full((3,), 2.0))
+    assert sorted(p.name for p in tmp_path.glob("*.safetensors")) == [f"{cp.path.stem}-t2.safetensors"]
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed after the weights, before the checkpoint")
+
+    monkeypatch.setattr(cp, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        cp.save_round({"t": 3}, {}, [], {"w": torch.zeros(3)})
+    saved = cp.load()  # round 2 is still the last finished round, with its own weights
+    assert saved.state["t"] == 2 and torch.equal(cp.load_weights(saved)["w"], torch.full((3,), 2.0))

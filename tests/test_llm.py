@@ -243,7 +243,7 @@ def test_killed_run_resumes_to_the_uninterrupted_table(tmp_path):
     killed = _run([cache, ckpt, tmp_path / "killed.csv"], kill_after=1)
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert not (tmp_path / "killed.csv").exists()
-    assert len(list(ckpt.glob("e11-*-round1.safetensors"))) == 1
+    assert len(list(ckpt.glob("e11-*-t1.safetensors"))) == 1
     resumed = _run([cache, ckpt, tmp_path / "resumed.csv"])
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     straight = _run([cache, "-", tmp_path / "straight.csv"])
@@ -252,7 +252,7 @@ def test_killed_run_resumes_to_the_uninterrupted_table(tmp_path):
     assert list(a["t"]) == [0, 1, 2, 3]
     pd.testing.assert_frame_equal(a, b)
     assert (tmp_path / "resumed.csv.samples").read_text() == (tmp_path / "straight.csv.samples").read_text()
-    assert len(list(ckpt.glob("e11-*-round*.safetensors"))) == 1  # older rounds' weights are dropped
+    assert len(list(ckpt.glob("e11-*-t*.safetensors"))) == 1  # older rounds' weights are dropped
 
 
 def test_reward_heads_score_in_unit_interval(tmp_path):

@@ -209,7 +209,7 @@ def test_killed_run_resumes_exactly(tmp_path):
                             env=env, capture_output=True, text=True, timeout=300)
     assert killed.returncode == -9, killed.stderr[-2000:]
     saved = list((tmp_path / "b").glob("text-*.npz"))
-    assert len(saved) == 1 and len(list((tmp_path / "b").glob("text-*-round2.safetensors"))) == 1
+    assert len(saved) == 1 and len(list((tmp_path / "b").glob("text-*-t2.safetensors"))) == 1
     resumed, resumed_lengths, _ = tx.run_text_curation(config, seed=3, checkpoint_dir=str(tmp_path / "b"),
                                                        device="cpu", progress=False, cache=cache)
     columns = [c for c in full.columns if c != "seconds"]

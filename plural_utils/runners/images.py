@@ -31,14 +31,14 @@ import torch
 from tqdm.auto import tqdm
 
 from ..checkpoint import (RoundCheckpoint, generator_state, maybe_simulate_kill, resolve_checkpoint_dir,
-                          restore_generator, stable_hash)
+                          restore_generator)
 from ..curation import curate
 from ..images import metrics as im
 from ..images.data import ImageData, load_dataset
 from ..images.models import (make_classifier, make_flow, predict, sample_flow, state_dict_cpu, train_flow,
                              train_supervised)
 from ..images.rewards import classifier_rewards, learned_rewards, softmax, train_reward_net
-from ..modelcache import cached, default_device, load_state, save_state
+from ..modelcache import cached, default_device
 from ..validation import check_choice, check_K, check_nonnegative_int, check_positive, check_q
 
 _DATA_KEYS = ("dataset", "image_size", "n_train")
@@ -315,7 +315,6 @@ class ConditionRun:
 
 def _round_row(prep: Prepared, rewards, t: int, x: np.ndarray, probs: np.ndarray, feats: np.ndarray,
                R: np.ndarray, curated: dict | None) -> dict:
-    c = prep.config
     labels = probs.argmax(1)
     n_classes = prep.data.n_classes
     row = {
@@ -400,8 +399,7 @@ def run_condition(prep: Prepared, rewards, q: Sequence[float], seed: int = 0, pr
     else:
         s = saved.state
         rng = restore_generator(s["rng"])
-        tensors, _ = load_state(folder / s["weights"], device="cpu")
-        flow.load_state_dict(tensors)
+        flow.load_state_dict(checkpoint.load_weights(saved))
         t0, rows, sample_seed = s["t"], saved.rows, s["sample_seed"]
     flow.to(prep.device)
     x = sample_flow(flow, c.N, prep.shape, c.ode_steps, sample_seed, device=prep.device)
@@ -427,16 +425,9 @@ def run_condition(prep: Prepared, rewards, q: Sequence[float], seed: int = 0, pr
 
 
 def _save_round(checkpoint: RoundCheckpoint | None, flow, t: int, rng, sample_seed: int, rows: list[dict]) -> None:
-    """Weights first, then the checkpoint that names them: a kill in between leaves the previous round intact."""
-    if checkpoint is None:
-        return
-    stem = f"{checkpoint.path.stem}-t{t}"
-    save_state(checkpoint.path.parent / stem, state_dict_cpu(flow), key={"t": t})
-    previous = checkpoint.load()
-    checkpoint.save({"t": t, "rng": generator_state(rng), "sample_seed": sample_seed, "weights": stem}, {}, rows)
-    if previous is not None and previous.state["weights"] != stem:
-        for suffix in (".safetensors", ".json"):
-            (checkpoint.path.parent / (previous.state["weights"] + suffix)).unlink(missing_ok=True)
+    if checkpoint is not None:
+        checkpoint.save_round({"t": t, "rng": generator_state(rng), "sample_seed": sample_seed}, {}, rows,
+                              state_dict_cpu(flow))
 
 
 def run_conditions(prep: Prepared, rewards, conditions: Mapping[str, Sequence[float]], seed: int = 0,

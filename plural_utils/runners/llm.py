@@ -43,7 +43,7 @@ from .. import text_rewards as tr
 from ..checkpoint import (RoundCheckpoint, generator_state, maybe_simulate_kill, resolve_checkpoint_dir,
                           restore_generator)
 from ..curation import curate
-from ..modelcache import default_device, load_state, save_state
+from ..modelcache import default_device
 from ..validation import check_choice, check_K, check_nonnegative_int, check_positive, check_q
 
 BACKENDS = ("small", "hf")
@@ -468,13 +468,9 @@ def _checkpoint(config: E11Config, setup: E11Setup, q_safe: float, seed: int, di
 
 
 def _save(checkpoint: RoundCheckpoint, state: _RunState) -> None:
-    weights = checkpoint.path.with_name(f"{checkpoint.path.stem}-round{state.t}")
-    save_state(weights, dict(state.model.state_dict()), key={"round": state.t})
     arrays = {f"samples_t{t}": np.asarray(s, dtype=str) for t, s in state.samples.items()}
-    checkpoint.save({"t": state.t, "rng": generator_state(state.rng), "weights": weights.name}, arrays, state.rows)
-    previous = checkpoint.path.with_name(f"{checkpoint.path.stem}-round{state.t - 1}")
-    for suffix in (".safetensors", ".json"):
-        previous.with_name(previous.name + suffix).unlink(missing_ok=True)
+    checkpoint.save_round({"t": state.t, "rng": generator_state(state.rng)}, arrays, state.rows,
+                          dict(state.model.state_dict()))
 
 
 def _load(checkpoint: RoundCheckpoint, setup: E11Setup) -> _RunState | None:
@@ -482,9 +478,8 @@ def _load(checkpoint: RoundCheckpoint, setup: E11Setup) -> _RunState | None:
     if saved is None:
         return None
     s = saved.state
-    tensors, _ = load_state(checkpoint.path.with_name(s["weights"]), key={"round": s["t"]})
     model = setup.new_policy()
-    model.load_state_dict(tensors)
+    model.load_state_dict(checkpoint.load_weights(saved))
     samples = {int(k.removeprefix("samples_t")): list(v) for k, v in saved.arrays.items()}
     return _RunState(s["t"], model, restore_generator(s["rng"]), saved.rows, samples)
 

@@ -41,10 +41,10 @@ from tqdm import tqdm
 
 from .. import textdata as td
 from ..checkpoint import (RoundCheckpoint, generator_state, maybe_simulate_kill,
-                          resolve_checkpoint_dir, restore_generator, stable_hash)
+                          resolve_checkpoint_dir, restore_generator)
 from ..curation import curate
 from ..metrics import label_entropy
-from ..modelcache import default_device, load_state, save_state
+from ..modelcache import default_device
 from ..validation import check_positive, check_q
 
 TOKENIZERS = ("bpe", "gpt2")
@@ -291,8 +291,7 @@ def run_condition(config: TextConfig, setup: Setup, index: int, seed: int = 0,
         pool = [str(s) for s in saved.arrays["pool"]]
         rows = saved.rows
         history = {int(k[len("lengths_"):]): v for k, v in saved.arrays.items() if k.startswith("lengths_")}
-        tensors, _ = load_state(folder / saved.state["weights"], key={**key, "round": saved.state["t"]})
-        td.load_into(model, tensors)
+        td.load_into(model, ckpt.load_weights(saved))
         start = saved.state["t"] + 1
     model.to(device)
     bar = tqdm(range(start, config.rounds + 1), desc=cond["name"], leave=False, disable=not progress,
@@ -320,13 +319,9 @@ def run_condition(config: TextConfig, setup: Setup, index: int, seed: int = 0,
                                survivors=len(survivors), pool_size=len(pool),
                                seconds=time.perf_counter() - tic))
         if ckpt is not None:
-            weights = f"text-{stable_hash(key)}-round{t}"
-            save_state(folder / weights, td.state_of(model), key={**key, "round": t})
-            ckpt.save({"t": t, "rng": generator_state(rng), "weights": weights},
-                      {"pool": np.array(pool, dtype=str), **{f"lengths_{k}": v for k, v in history.items()}}, rows)
-            previous = folder / f"text-{stable_hash(key)}-round{t - 1}"
-            for suffix in (".safetensors", ".json"):
-                previous.with_name(previous.name + suffix).unlink(missing_ok=True)
+            ckpt.save_round({"t": t, "rng": generator_state(rng)},
+                            {"pool": np.array(pool, dtype=str), **{f"lengths_{k}": v for k, v in history.items()}},
+                            rows, td.state_of(model))
             maybe_simulate_kill(t)
     del model
     if device == "cuda":
